@@ -1,0 +1,173 @@
+//! The room: who is in it, and the rules for joining, speaking and leaving. Front-door
+//! neutral: the gRPC `ChatService` and the legacy telnet chat both hold a [`Member`] each.
+//!
+//! Invariant: a name is in `members` exactly while a [`Member`] holding it exists and has not
+//! left. Dropping a `Member` — the client vanished, its task ended, anything — leaves the
+//! room and tells everyone, so no ghost stays behind.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use super::{
+    ChatError,
+    bus::{ChatBus, LeaveReason, Received, RoomEvent, Subscription},
+};
+use crate::validate::{self, Violations};
+
+pub const MAX_NAME_CHARS: usize = 32;
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+pub struct ChatRoom {
+    bus: Arc<dyn ChatBus>,
+    members: Mutex<BTreeSet<String>>,
+}
+
+impl ChatRoom {
+    pub fn new(bus: Arc<dyn ChatBus>) -> Arc<Self> {
+        Arc::new(Self { bus, members: Mutex::new(BTreeSet::new()) })
+    }
+
+    fn members(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        // Updates are single inserts/removes: a poisoned set is still consistent.
+        self.members.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enters the room as `name`. The new member's subscription starts just before its own
+    /// join notice, so it sees itself join and then everything after.
+    pub fn join(self: &Arc<Self>, name: &str) -> Result<Member, ChatError> {
+        check_name(name).map_err(|d| ChatError::from(Violations::single("join.name", d)))?;
+        let mut members = self.members();
+        if !members.insert(name.to_owned()) {
+            return Err(ChatError::NameTaken(name.to_owned()));
+        }
+        let subscription = self.bus.subscribe();
+        // Published under the lock so that the member list each joiner is given matches the
+        // order of join and leave notices everyone receives.
+        self.bus.publish(RoomEvent::Joined { name: name.to_owned() });
+        let members_at_join = members.iter().cloned().collect();
+        Ok(Member { room: Arc::clone(self), name: name.to_owned(), subscription, members_at_join, left: false })
+    }
+
+    /// The names in the room, sorted.
+    pub fn member_names(&self) -> Vec<String> {
+        self.members().iter().cloned().collect()
+    }
+
+    fn leave(&self, name: &str, reason: LeaveReason) {
+        let mut members = self.members();
+        if members.remove(name) {
+            self.bus.publish(RoomEvent::Left { name: name.to_owned(), reason });
+        }
+    }
+}
+
+/// One member's presence in the room.
+pub struct Member {
+    room: Arc<ChatRoom>,
+    name: String,
+    subscription: Box<dyn Subscription>,
+    members_at_join: Vec<String>,
+    left: bool,
+}
+
+impl Member {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Everyone in the room when this member joined, itself included.
+    pub fn members_at_join(&self) -> &[String] {
+        &self.members_at_join
+    }
+
+    pub fn room(&self) -> &ChatRoom {
+        &self.room
+    }
+
+    /// Sends a message to everyone, this member included.
+    pub fn say(&self, text: &str) -> Result<(), ChatError> {
+        check_text(text).map_err(|d| ChatError::from(Violations::single("say.text", d)))?;
+        self.room.bus.publish(RoomEvent::Message { from: self.name.clone(), text: text.to_owned() });
+        Ok(())
+    }
+
+    /// The next room event for this member (also after it has left: see [`Member::leave`]).
+    pub async fn next_event(&mut self) -> Received {
+        self.subscription.next().await
+    }
+
+    /// Leaves the room. The subscription stays open, so the caller can still deliver what
+    /// the room said before the member's own leave notice.
+    pub fn leave(&mut self, reason: LeaveReason) {
+        if !self.left {
+            self.left = true;
+            self.room.leave(&self.name, reason);
+        }
+    }
+
+    /// Whether `event` is this member's own leave notice.
+    pub fn is_own_leave(&self, event: &RoomEvent) -> bool {
+        matches!(event, RoomEvent::Left { name, .. } if *name == self.name)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.leave(LeaveReason::Disconnected);
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    validate::text(name, 1, MAX_NAME_CHARS)?;
+    if name.trim() != name {
+        return Err("must not start or end with spaces".to_owned());
+    }
+    Ok(())
+}
+
+fn check_text(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!("must be at most {MAX_TEXT_BYTES} bytes, got {}", text.len()));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("must not contain line breaks or control characters other than tab".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::bus::LocalBus;
+
+    #[tokio::test]
+    async fn dropping_a_member_frees_its_name_and_tells_the_room() {
+        let room = ChatRoom::new(Arc::new(LocalBus::new(16)));
+        let mut alice = room.join("alice").unwrap();
+        let bob = room.join("bob").unwrap();
+        assert!(matches!(room.join("bob"), Err(ChatError::NameTaken(_))));
+        drop(bob);
+        assert_eq!(room.member_names(), ["alice"]);
+        let mut events = Vec::new();
+        for _ in 0..3 {
+            match alice.next_event().await {
+                Received::Event(e) => events.push(e.event.clone()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            events,
+            [
+                RoomEvent::Joined { name: "alice".into() },
+                RoomEvent::Joined { name: "bob".into() },
+                RoomEvent::Left { name: "bob".into(), reason: LeaveReason::Disconnected },
+            ]
+        );
+        assert!(room.join("bob").is_ok());
+    }
+}

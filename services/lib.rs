@@ -1,0 +1,41 @@
+//! Switchboard: a gRPC microservice suite (users, key-value, chat, payments, echo, files)
+//! in one process.
+//!
+//! Without the default `server` feature this crate is only the generated API ([`pb`]) and its
+//! codec: what client crates build on, with no listeners or stores compiled in.
+//!
+//! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
+//! `storage` for state, `health` for the health protocol, shared request plumbing
+//! (`validate`, `paging`, `status`), `config`, and `server`, the assembly that knows them all.
+
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod pb;
+
+#[cfg(feature = "server")]
+pub mod chat;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod echo;
+#[cfg(feature = "server")]
+pub mod files;
+#[cfg(feature = "server")]
+pub mod health;
+#[cfg(feature = "server")]
+pub mod kv;
+#[cfg(feature = "server")]
+pub mod paging;
+#[cfg(feature = "server")]
+pub mod payments;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod status;
+#[cfg(feature = "server")]
+pub mod storage;
+#[cfg(feature = "server")]
+pub mod users;
+#[cfg(feature = "server")]
+pub mod validate;

@@ -1,0 +1,57 @@
+//! The `switchboard` binary: parse the configuration, set up logging, serve until SIGINT or
+//! SIGTERM, then shut down gracefully.
+
+use anyhow::Context as _;
+use clap::Parser;
+use switchboard::config::{Config, DEVELOPMENT_API_KEY, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    init_logging(&config)?;
+
+    let server = switchboard::server::start(config).await.context("starting switchboard")?;
+    if server.using_development_api_key() {
+        tracing::warn!(
+            "no payment API keys configured: accepting the DEVELOPMENT key {DEVELOPMENT_API_KEY:?}. \
+             Set --payment-api-keys or SWITCHBOARD_PAYMENT_API_KEYS before real use."
+        );
+    }
+    tracing::info!(grpc = %server.grpc_addr(), "switchboard ready; health and reflection are on the gRPC port");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    // RUST_LOG, when set, wins over --log, as every Rust service's operators expect.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.is_empty() => EnvFilter::try_new(filter),
+        _ => EnvFilter::try_new(&config.log_filter),
+    }
+    .context("invalid log filter")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    Ok(())
+}
