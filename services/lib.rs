@@ -26,6 +26,8 @@ pub mod health;
 #[cfg(feature = "server")]
 pub mod kv;
 #[cfg(feature = "server")]
+pub mod middleware;
+#[cfg(feature = "server")]
 pub mod paging;
 #[cfg(feature = "server")]
 pub mod payments;

@@ -13,6 +13,7 @@ use crate::{
     files::{FileLimits, FileService},
     health::{HealthRegistry, Serving},
     kv::{KvLimits, KvService},
+    middleware::status_codes::StatusCodesLayer,
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
     storage::Stores,
@@ -81,6 +82,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let router = tonic::transport::Server::builder()
+        .layer(StatusCodesLayer)
         .add_service(health.clone().into_server())
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)

@@ -116,16 +116,16 @@ async fn run_session(
                         return;
                     }
                 },
-                // The client closed its side: it has nothing more to say, so it leaves, but
-                // still receives what was said before it left.
+                // The client closed its side without a quit: it has nothing more to say, so
+                // it leaves, but still receives what was said before it left.
                 Ok(None) => {
-                    finish(member, LeaveReason::Quit, &tx, "you closed the stream").await;
+                    finish(member, LeaveReason::Disconnected, &tx, "you closed the stream").await;
                     return;
                 }
                 // A malformed request, or the client reset the stream (then this send fails).
                 Err(status) => {
                     tracing::debug!(name = member.name(), %status, "chat stream failed");
-                    let _ = tx.send(Err(status)).await;
+                    let _ = tx.send(Err(crate::middleware::status_codes::inbound(status))).await;
                     return;
                 }
             },
@@ -152,7 +152,7 @@ async fn await_join(
     };
     match first {
         Err(_elapsed) => Err(ChatError::JoinTimeout(settings.join_timeout.as_secs()).into()),
-        Ok(Err(status)) => Err(status),
+        Ok(Err(status)) => Err(crate::middleware::status_codes::inbound(status)),
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(pb::ChatRequest { action: Some(Action::Join(join)) }))) => Ok(Some(room.join(&join.name)?)),
         Ok(Ok(Some(_))) => Err(ChatError::NotJoined.into()),

@@ -31,7 +31,7 @@ impl From<FilesError> for Status {
             FilesError::Invalid(violations) => violations.into(),
             FilesError::NotFound(_) => Status::not_found(error.to_string()),
             FilesError::TooLarge { .. } => Status::resource_exhausted(error.to_string()),
-            FilesError::Stream(status) => status,
+            FilesError::Stream(status) => crate::middleware::status_codes::inbound(status),
             FilesError::Storage(e) => crate::status::storage(&e),
         }
     }

@@ -1,0 +1,3 @@
+//! Tower layers that wrap every gRPC service, composed once in [`crate::server`].
+
+pub mod status_codes;
