@@ -5,6 +5,8 @@
 //! of its defects: a value keeps its inner spacing (the seed re-joined `strings.Fields`, so
 //! `SET k a   b` stored `a b`), and a line above the limit gets an `ERROR:` line and the
 //! connection goes on (the seed's `Scanner` dropped the connection without a word at 64 KiB).
+//! And a last line without a newline is not run: a client that disconnects mid-command
+//! leaves nothing behind (the seed's `Scanner` ran it).
 //! `GET` of a missing key still answers `NULL`, exactly like the seed, so a stored value
 //! `NULL` reads the same as a missing key here; gRPC `KvService/Get` tells them apart.
 
@@ -89,10 +91,13 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
                 }
             }
         };
-        let (bytes, last) = match line {
-            Line::Complete(bytes) => (bytes, false),
-            // Like the seed's Scanner: a last command without a newline still runs.
-            Line::Unterminated(bytes) => (bytes, true),
+        let bytes = match line {
+            Line::Complete(bytes) => bytes,
+            // Half a command from a client that went away: nothing is applied.
+            Line::Unterminated(_) => {
+                replies.flush().await?;
+                return Ok(());
+            }
             Line::TooLong => {
                 replies.line(&line_too_long(settings)).await?;
                 continue;
@@ -109,7 +114,7 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
         let command = parse(text);
         let quit = command == Command::Quit;
         replies.line(&apply(kv, command).await).await?;
-        if quit || last {
+        if quit {
             replies.flush().await?;
             return Ok(());
         }
