@@ -177,3 +177,27 @@ async fn call_frames_go_through_the_grpc_layers() {
     assert_eq!(code, Code::ResourceExhausted, "{message}");
     assert!(message.starts_with("request message too large"), "{message}");
 }
+
+/// The bytes of the README's worked example, exactly.
+#[tokio::test]
+async fn the_readme_worked_example_is_byte_exact() {
+    fn hex(text: &str) -> Vec<u8> {
+        text.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    }
+    let server = TestServer::start().await;
+    let mut raw = Raw::connect(server.legacy(Protocol::Binary)).await;
+    let get = hex("00 00 00 2c 10 00 1d 2f 73 77 69 74 63 68 62 6f 61 72 64 2e 76 31 2e 4b 76 53 65 72 76 69 63 65 \
+         2f 47 65 74 00 00 0a 08 67 72 65 65 74 69 6e 67");
+    assert_eq!(get, call("/switchboard.v1.KvService/Get", &[], &GetRequest { key: "greeting".into() }.encode_to_vec()));
+    raw.send(&get).await;
+    raw.expect(&hex("00 00 00 12 11 00 05 00 0d 4b 65 79 20 6e 6f 74 20 66 6f 75 6e 64")).await;
+    let mut kv = Raw::kv(server.legacy(Protocol::Kv)).await;
+    kv.send(b"SET greeting hello world\n").await;
+    kv.expect(b"OK\n").await;
+    raw.send(&get).await;
+    raw.expect(&hex("00 00 00 1c 11 00 00 00 00 0a 08 67 72 65 65 74 69 6e 67 12 0b 68 65 6c 6c 6f 20 77 6f 72 6c 64"))
+        .await;
+    let mut ping = Raw::connect(server.legacy(Protocol::Binary)).await;
+    ping.send(&hex("00 00 00 01 02")).await;
+    ping.expect(&hex("00 00 00 01 03")).await;
+}

@@ -126,10 +126,10 @@ impl GrpcGateway {
         };
         let (parts, mut body) = response.into_parts();
         // A trailers-only response: the status is in the headers.
-        if let Some(status) = Status::from_header_map(&parts.headers) {
-            if status.code() != Code::Ok {
-                return Reply::from_status(&status);
-            }
+        if let Some(status) = Status::from_header_map(&parts.headers)
+            && status.code() != Code::Ok
+        {
+            return Reply::from_status(&status);
         }
         let mut data = BytesMut::new();
         let mut trailers = None;
