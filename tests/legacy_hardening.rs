@@ -67,11 +67,15 @@ async fn a_frame_header_announcing_4_gib_is_refused() {
 async fn random_bytes_on_every_port_are_contained() {
     let server = TestServer::start().await;
     for (i, protocol) in Protocol::ALL.into_iter().enumerate() {
-        let mut raw = Raw::connect(server.legacy(protocol)).await;
+        let raw = Raw::connect(server.legacy(protocol)).await;
+        let (mut read, mut write) = raw.stream.into_inner().into_split();
+        // Whatever the server answers is read meanwhile, so its replies never back up.
+        let reader = tokio::spawn(async move { tokio::io::copy(&mut read, &mut tokio::io::sink()).await });
         // The server may close on us mid-write (binary): that is containment too.
-        let _ = raw.stream.get_mut().write_all(&noise(256 * 1024, 0x9e37_79b9 + i as u64)).await;
-        let _ = raw.stream.get_mut().shutdown().await;
-        raw.closed().await;
+        let _ = write.write_all(&noise(256 * 1024, 0x9e37_79b9 + i as u64)).await;
+        let _ = write.shutdown().await;
+        let closed = tokio::time::timeout(PATIENCE, reader).await;
+        assert!(closed.is_ok(), "{protocol}: the server kept the connection open");
     }
     serves_everyone(&server).await;
 }
@@ -153,7 +157,10 @@ async fn connections_above_the_cap_are_told_and_closed() {
     config.legacy_max_connections = 2;
     let server = TestServer::start_with(config).await;
     let first = Raw::kv(server.legacy(Protocol::Kv)).await;
-    let _second = Raw::connect(server.legacy(Protocol::Echo)).await;
+    let mut second = Raw::connect(server.legacy(Protocol::Echo)).await;
+    // Answered, so the server holds its permit before the next connection arrives.
+    second.send(b"x\n").await;
+    second.expect(b"x\n").await;
     // The cap is over every legacy protocol.
     let mut third = Raw::connect(server.legacy(Protocol::Kv)).await;
     third.expect(b"ERROR: Too many connections, try again later\n").await;

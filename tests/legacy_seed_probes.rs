@@ -1,6 +1,7 @@
 //! The defects `../shared/peers/seed-go/probes.sh` reproduces in the seed's Go servers, each
-//! as a test that Switchboard's legacy adapter passes. (P1 and P2 probe the seed's REST users
-//! API, which Switchboard replaces with gRPC `UserService`: see tests/users.rs.)
+//! as a test that Switchboard passes. P3–P6 probe the raw-TCP servers the legacy adapter
+//! replaces; P1 and P2 probe the seed's REST users API, which Switchboard serves as gRPC
+//! `UserService` (and to binary call frames), so they are asked of that.
 
 mod common;
 
@@ -16,7 +17,10 @@ use common::{
     TestServer,
     raw::{PATIENCE, Raw, frame},
 };
-use switchboard::{legacy::Protocol, pb::GetRequest};
+use switchboard::{
+    legacy::Protocol,
+    pb::{CreateUserRequest, GetRequest, GetUserRequest, ListUsersRequest, UpdateUserRequest, User},
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tonic::Code;
 
@@ -171,4 +175,87 @@ async fn p6_an_endless_line_is_cut_off_at_the_limit_not_buffered() {
     line.clear();
     tokio::time::timeout(PATIENCE, read.read_line(&mut line)).await.unwrap().unwrap();
     assert_eq!(line, "next\n");
+}
+
+fn user(username: &str, email: &str, age: i32) -> User {
+    User { username: username.into(), email: email.into(), age, ..User::default() }
+}
+
+/// P1: the seed's PUT updated the shared user in place while GET encoded it after releasing
+/// the lock (a data race the race detector reports). Here concurrent updates and reads of one
+/// user only ever see whole versions of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p1_concurrent_updates_and_reads_of_one_user_see_whole_versions() {
+    let server = TestServer::start().await;
+    let id = server
+        .users()
+        .create_user(CreateUserRequest { user: Some(user("v0", "p1@example.com", 0)) })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let mut tasks = Vec::new();
+    for writer in 0..2 {
+        let mut users = server.users();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..150 {
+                // Ages are 0..=150: each writer has its own half of the range.
+                let age = writer * 75 + i % 75 + 1;
+                let update = UpdateUserRequest {
+                    user: Some(User { id, ..user(&format!("v{age}"), "", age) }),
+                    update_mask: Some(prost_types::FieldMask { paths: vec!["username".into(), "age".into()] }),
+                };
+                users.update_user(update).await.unwrap();
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let mut users = server.users();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..100 {
+                let got = users.get_user(GetUserRequest { id }).await.unwrap().into_inner();
+                assert_eq!(got.username, format!("v{}", got.age), "a torn read: {got:?}");
+                assert_eq!(got.email, "p1@example.com");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// P2: the seed's update skipped Create's e-mail uniqueness check, blanked a user on an empty
+/// body, accepted `/api/users/1/anything` and trailing garbage, and stored a 64 MiB username.
+#[tokio::test]
+async fn p2_updates_are_validated_like_creates_and_sizes_are_bounded() {
+    let server = TestServer::start().await;
+    let mut users = server.users();
+    let a = users.create_user(CreateUserRequest { user: Some(user("a", "a@x.test", 1)) }).await.unwrap().into_inner();
+    let b = users.create_user(CreateUserRequest { user: Some(user("b", "b@x.test", 2)) }).await.unwrap().into_inner();
+
+    let steal = UpdateUserRequest {
+        user: Some(User { id: b.id, email: "A@x.test".into(), ..User::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["email".into()] }),
+    };
+    assert_eq!(users.update_user(steal).await.unwrap_err().code(), Code::AlreadyExists);
+
+    let empty = UpdateUserRequest { user: Some(User { id: b.id, ..User::default() }), update_mask: None };
+    assert_eq!(users.update_user(empty).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(users.get_user(GetUserRequest { id: b.id }).await.unwrap().into_inner(), b, "b is unchanged");
+
+    let huge = CreateUserRequest { user: Some(user(&"u".repeat(64 << 20), "big@x.test", 3)) };
+    assert_eq!(users.create_user(huge).await.unwrap_err().code(), Code::ResourceExhausted);
+    let listed = users.list_users(ListUsersRequest::default()).await.unwrap().into_inner().users;
+    assert_eq!(listed, [a.clone(), b], "nothing else was stored");
+
+    // A method path with extra segments is no method, not GetUser (the binary call frames
+    // share the gRPC port's routing).
+    let mut raw = Raw::connect(server.legacy(Protocol::Binary)).await;
+    let method = b"/switchboard.v1.UserService/GetUser/anything";
+    let mut payload = (method.len() as u16).to_be_bytes().to_vec();
+    payload.extend_from_slice(method);
+    payload.extend_from_slice(&[0, 0]);
+    raw.send(&frame(0x10, &payload)).await;
+    let (kind, reply) = raw.frame().await;
+    assert_eq!((kind, u16::from_be_bytes([reply[0], reply[1]])), (0x11, Code::Unimplemented as u16));
 }
