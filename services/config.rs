@@ -183,6 +183,11 @@ impl Config {
         if self.legacy_max_connections == 0 {
             return Err(ConfigError::Invalid("--legacy-max-connections must be at least 1".into()));
         }
+        if self.legacy_idle_timeout.is_zero() || self.legacy_handshake_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "--legacy-idle-timeout and --legacy-handshake-timeout must be above zero".into(),
+            ));
+        }
         if self.legacy_max_line_bytes < 256 {
             return Err(ConfigError::Invalid("--legacy-max-line-bytes must be at least 256".into()));
         }

@@ -61,6 +61,18 @@ async fn a_telnet_member_and_a_grpc_member_share_the_room() {
     }
     telnet.expect(b"[telly] hi from telnet\n").await;
 
+    // Another telnet member comes and goes: the gRPC member sees both.
+    let mut tina = Raw::chat(server.legacy(Protocol::Chat), "tina").await;
+    assert!(matches!(next(&mut grpc).await, Event::MemberJoined(j) if j.name == "tina"));
+    telnet.expect(b"*** tina joined the chat ***\n").await;
+    tina.send(b"/quit\n").await;
+    tina.closed().await;
+    match next(&mut grpc).await {
+        Event::MemberLeft(left) => assert_eq!(left.name, "tina"),
+        other => panic!("expected tina's leave, got {other:?}"),
+    }
+    telnet.expect(b"*** tina left the chat ***\n").await;
+
     drop(tx); // the gRPC member closes its side: it leaves
     telnet.expect(b"*** grace left the chat ***\n").await;
     telnet.send(b"/quit\n").await;
