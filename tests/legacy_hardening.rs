@@ -202,3 +202,30 @@ async fn listeners_can_be_turned_off() {
     assert_eq!(server.server.legacy_addr(Protocol::Echo), None);
     assert!(server.server.legacy_addr(Protocol::Kv).is_some());
 }
+
+#[tokio::test]
+async fn half_a_call_frame_from_a_client_that_leaves_changes_nothing() {
+    use prost::Message as _;
+    use switchboard::pb::{CreateUserRequest, ListUsersRequest, User};
+    let server = TestServer::start().await;
+    let method = b"/switchboard.v1.UserService/CreateUser";
+    let request = CreateUserRequest {
+        user: Some(User { username: "ghost".into(), email: "ghost@example.com".into(), ..User::default() }),
+    };
+    let mut payload = (method.len() as u16).to_be_bytes().to_vec();
+    payload.extend_from_slice(method);
+    payload.extend_from_slice(&[0, 0]);
+    payload.extend_from_slice(&request.encode_to_vec());
+    let whole = frame(0x10, &payload);
+    let mut raw = Raw::connect(server.legacy(Protocol::Binary)).await;
+    raw.send(&whole[..whole.len() - 3]).await;
+    raw.stream.get_mut().shutdown().await.unwrap();
+    assert!(raw.closed().await.is_empty());
+    let users = server.users().list_users(ListUsersRequest::default()).await.unwrap().into_inner().users;
+    assert!(users.is_empty(), "{users:?}");
+    // The same frame, whole, does create the user: the test above could fail.
+    let mut raw = Raw::connect(server.legacy(Protocol::Binary)).await;
+    raw.send(&whole).await;
+    let (kind, reply) = raw.frame().await;
+    assert_eq!((kind, &reply[..4]), (0x11, &[0u8, 0, 0, 0][..]));
+}
