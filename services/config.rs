@@ -1,7 +1,7 @@
 //! Command-line and environment configuration. Every flag has a `SWITCHBOARD_*` variable, and
 //! every default runs on a laptop with no setup.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
@@ -63,9 +63,73 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CHAT_JOIN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub chat_join_timeout: Duration,
 
+    /// Legacy KV text protocol (the seed's `SET`/`GET`/`DELETE`/`KEYS`/`QUIT` server), or `off`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_KV_LISTEN", default_value = "0.0.0.0:8082")]
+    pub legacy_kv_listen: LegacyListen,
+
+    /// Legacy chat text protocol (the seed's telnet chat room), or `off`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_CHAT_LISTEN", default_value = "0.0.0.0:8081")]
+    pub legacy_chat_listen: LegacyListen,
+
+    /// Legacy echo text protocol (the seed's line echo server), or `off`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_ECHO_LISTEN", default_value = "0.0.0.0:8084")]
+    pub legacy_echo_listen: LegacyListen,
+
+    /// Legacy binary frame protocol (the seed's Echo/Ping/Data frames, plus gRPC call frames),
+    /// or `off`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_BINARY_LISTEN", default_value = "0.0.0.0:8083")]
+    pub legacy_binary_listen: LegacyListen,
+
+    /// Most legacy connections open at once, over all legacy protocols; more are told so and
+    /// closed.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub legacy_max_connections: usize,
+
+    /// A legacy KV, echo or binary connection that sends nothing for this long is closed; on
+    /// every legacy protocol a reply the client does not read for this long closes it, e.g. `5m`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_IDLE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub legacy_idle_timeout: Duration,
+
+    /// How long a legacy chat client has to answer `Enter your name: `, e.g. `30s`.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_HANDSHAKE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub legacy_handshake_timeout: Duration,
+
+    /// Longest line the legacy text protocols accept, in bytes; a longer one gets an `ERROR:`
+    /// line and is skipped.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_LINE_BYTES", default_value_t = 64 * 1024)]
+    pub legacy_max_line_bytes: usize,
+
     /// How long shutdown waits for open calls and streams before closing them, e.g. `30s`.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+/// Where a legacy protocol listens: an address, or `off` for not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegacyListen(pub Option<SocketAddr>);
+
+impl LegacyListen {
+    pub const OFF: Self = Self(None);
+}
+
+impl FromStr for LegacyListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Self::OFF);
+        }
+        s.parse().map(|addr| Self(Some(addr))).map_err(|e| format!("{e}; expected HOST:PORT or `off`"))
+    }
+}
+
+impl fmt::Display for LegacyListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,6 +180,17 @@ impl Config {
         if self.chat_member_queue == 0 {
             return Err(ConfigError::Invalid("--chat-member-queue must be at least 1".into()));
         }
+        if self.legacy_max_connections == 0 {
+            return Err(ConfigError::Invalid("--legacy-max-connections must be at least 1".into()));
+        }
+        if self.legacy_idle_timeout.is_zero() || self.legacy_handshake_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "--legacy-idle-timeout and --legacy-handshake-timeout must be above zero".into(),
+            ));
+        }
+        if self.legacy_max_line_bytes < 256 {
+            return Err(ConfigError::Invalid("--legacy-max-line-bytes must be at least 256".into()));
+        }
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid("--max-message-bytes must be at least 1024".into()));
         }
@@ -126,6 +201,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_listeners_parse_addresses_and_off() {
+        assert_eq!("off".parse::<LegacyListen>(), Ok(LegacyListen::OFF));
+        assert_eq!("OFF".parse::<LegacyListen>(), Ok(LegacyListen::OFF));
+        let addr: LegacyListen = "127.0.0.1:8082".parse().unwrap();
+        assert_eq!(addr.to_string(), "127.0.0.1:8082");
+        assert!("localhost".parse::<LegacyListen>().is_err());
+        let config = Config::parse_from(["switchboard", "--legacy-echo-listen", "off"]);
+        assert_eq!(config.legacy_echo_listen, LegacyListen::OFF);
+        assert_eq!(config.legacy_kv_listen.to_string(), "0.0.0.0:8082");
+    }
 
     #[test]
     fn every_flag_has_an_environment_variable_and_help() {

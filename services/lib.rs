@@ -5,7 +5,8 @@
 //! codec: what client crates build on, with no listeners or stores compiled in.
 //!
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
-//! `storage` for state, `health` for the health protocol, shared request plumbing
+//! `legacy` for the seed's raw-TCP protocols (a client of the services), `storage` for
+//! state, `health` for the health protocol, shared request plumbing
 //! (`validate`, `paging`, `status`), `config`, and `server`, the assembly that knows them all.
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,8 @@ pub mod files;
 pub mod health;
 #[cfg(feature = "server")]
 pub mod kv;
+#[cfg(feature = "server")]
+pub mod legacy;
 #[cfg(feature = "server")]
 pub mod middleware;
 #[cfg(feature = "server")]

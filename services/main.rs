@@ -3,7 +3,10 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use switchboard::config::{Config, DEVELOPMENT_API_KEY, LogFormat};
+use switchboard::{
+    config::{Config, DEVELOPMENT_API_KEY, LogFormat},
+    legacy::Protocol,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,7 +21,15 @@ async fn main() -> anyhow::Result<()> {
              Set --payment-api-keys or SWITCHBOARD_PAYMENT_API_KEYS before real use."
         );
     }
-    tracing::info!(grpc = %server.grpc_addr(), "switchboard ready; health and reflection are on the gRPC port");
+    let legacy = |protocol| server.legacy_addr(protocol).map_or_else(|| "off".to_owned(), |addr| addr.to_string());
+    tracing::info!(
+        grpc = %server.grpc_addr(),
+        legacy_kv = %legacy(Protocol::Kv),
+        legacy_chat = %legacy(Protocol::Chat),
+        legacy_echo = %legacy(Protocol::Echo),
+        legacy_binary = %legacy(Protocol::Binary),
+        "switchboard ready; health and reflection are on the gRPC port"
+    );
 
     wait_for_signal().await?;
     tracing::info!("shutting down");

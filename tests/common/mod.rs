@@ -3,10 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod raw;
+
 use std::{net::SocketAddr, time::Duration};
 
 use switchboard::{
-    config::Config,
+    config::{Config, LegacyListen},
+    legacy::Protocol,
     pb::{
         chat_service_client::ChatServiceClient, echo_service_client::EchoServiceClient,
         file_service_client::FileServiceClient, kv_service_client::KvServiceClient,
@@ -30,6 +33,11 @@ pub fn test_config() -> Config {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.payment_api_keys = vec![API_KEY.to_owned(), "sk_test_other".to_owned()];
     config.shutdown_grace = Duration::from_secs(5);
+    let loopback = LegacyListen(Some("127.0.0.1:0".parse().unwrap()));
+    config.legacy_kv_listen = loopback;
+    config.legacy_chat_listen = loopback;
+    config.legacy_echo_listen = loopback;
+    config.legacy_binary_listen = loopback;
     config
 }
 
@@ -46,6 +54,11 @@ impl TestServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.server.grpc_addr()
+    }
+
+    /// Where a legacy protocol listens (all of them do in [`test_config`]).
+    pub fn legacy(&self, protocol: Protocol) -> SocketAddr {
+        self.server.legacy_addr(protocol).expect("the legacy listener is on")
     }
 
     pub fn users(&self) -> UserServiceClient<Channel> {

@@ -1,0 +1,318 @@
+//! The legacy adapter: the seed's raw-TCP text and binary protocols, each on its own port,
+//! as front doors to the same services the gRPC port serves.
+//!
+//! This room knows wire formats and nothing of storage: every command becomes a call on a
+//! service ([`KvService`], the chat [`ChatRoom`], [`EchoService`], or, for binary call
+//! frames, the whole gRPC stack with its tower layers), so a telnet client and a gRPC client
+//! see the same data and get the same validation.
+//!
+//! Each connection is a task holding a permit of one [`Semaphore`] shared by every legacy
+//! listener: at the cap, a new connection is told so (text protocols) and closed at once,
+//! rather than left waiting in the accept backlog. A connection task ends when its client
+//! leaves, on a deadline, on input that cannot be resynchronised, or when the server stops
+//! (the stop signal drops the task's future, which releases whatever it held: a chat member
+//! leaves the room).
+
+mod binary;
+mod chat_text;
+mod echo_text;
+pub mod grpc_call;
+mod kv_text;
+pub mod lines;
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncWrite, AsyncWriteExt, BufWriter},
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, watch},
+    task::{JoinHandle, JoinSet},
+};
+use tracing::Instrument as _;
+
+pub use self::grpc_call::{GrpcGateway, GrpcService};
+use crate::{chat::room::ChatRoom, echo::EchoService, kv::KvService};
+
+/// The legacy protocols, one listener each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// The seed's KV text protocol (`SET`/`GET`/`DELETE`/`KEYS`/`QUIT`).
+    Kv,
+    /// The seed's telnet chat room.
+    Chat,
+    /// The seed's line echo.
+    Echo,
+    /// The seed's length-prefixed binary frames, plus gRPC call frames.
+    Binary,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 4] = [Protocol::Kv, Protocol::Chat, Protocol::Echo, Protocol::Binary];
+
+    fn is_text(self) -> bool {
+        !matches!(self, Protocol::Binary)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Kv => "kv",
+            Protocol::Chat => "chat",
+            Protocol::Echo => "echo",
+            Protocol::Binary => "binary",
+        })
+    }
+}
+
+/// What the legacy protocols are adapters for. The same instances the gRPC port serves.
+#[derive(Clone)]
+pub struct Services {
+    pub kv: KvService,
+    pub room: Arc<ChatRoom>,
+    pub echo: EchoService,
+    pub grpc: GrpcGateway,
+}
+
+/// Limits and deadlines of legacy connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Connections open at once, over every legacy protocol.
+    pub max_connections: usize,
+    /// Silence (KV, echo, binary) or an unread reply (every protocol) for this long closes
+    /// the connection.
+    pub idle_timeout: Duration,
+    /// Time a chat client has to answer the name prompt.
+    pub handshake_timeout: Duration,
+    /// Longest line of the text protocols, terminator excluded.
+    pub max_line_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen for legacy {protocol} clients on {addr}: {source}")]
+pub struct BindError {
+    pub protocol: Protocol,
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Why a legacy connection ended early. Logged at debug level: all of these are the
+/// client's doing.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no input for {0:?}")]
+    Idle(Duration),
+    #[error("the client did not read a reply for {0:?}")]
+    WriteStalled(Duration),
+    #[error("no name within {0:?}")]
+    Handshake(Duration),
+    #[error(transparent)]
+    Frame(#[from] binary::FrameError),
+}
+
+/// The running legacy listeners.
+pub struct Legacy {
+    addrs: Vec<(Protocol, SocketAddr)>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Binds every configured listener, then starts accepting on all of them.
+pub async fn start(
+    listen: &[(Protocol, Option<SocketAddr>)],
+    services: Services,
+    settings: Settings,
+) -> Result<Legacy, BindError> {
+    let mut listeners = Vec::new();
+    for &(protocol, addr) in listen {
+        match addr {
+            Some(addr) => {
+                let bound = async {
+                    let listener = TcpListener::bind(addr).await?;
+                    let local = listener.local_addr()?;
+                    Ok((listener, local))
+                };
+                let (listener, local) = bound.await.map_err(|source| BindError { protocol, addr, source })?;
+                tracing::info!(%protocol, addr = %local, "legacy listener ready");
+                listeners.push((protocol, listener, local));
+            }
+            None => tracing::info!(%protocol, "legacy listener off"),
+        }
+    }
+
+    let (stop, _) = watch::channel(false);
+    let shared = Arc::new(Shared { services, settings, permits: Arc::new(Semaphore::new(settings.max_connections)) });
+    let mut addrs = Vec::new();
+    let mut tasks = Vec::new();
+    for (protocol, listener, local) in listeners {
+        addrs.push((protocol, local));
+        tasks.push(tokio::spawn(accept_loop(protocol, listener, Arc::clone(&shared), stop.subscribe())));
+    }
+    Ok(Legacy { addrs, stop, tasks })
+}
+
+impl Legacy {
+    /// Where `protocol` listens, or `None` when it is off.
+    pub fn addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(p, _)| *p == protocol).map(|(_, addr)| *addr)
+    }
+
+    /// Closes the listeners and every legacy connection, waiting at most `grace` for their
+    /// tasks to end.
+    pub async fn shutdown(&mut self, grace: Duration) {
+        self.stop.send_replace(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        for mut task in std::mem::take(&mut self.tasks) {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!("a legacy listener outlived the shutdown grace; aborting it");
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Legacy {
+    fn drop(&mut self) {
+        // Dropped without shutdown() (a test that panicked): the tasks still end.
+        self.stop.send_replace(true);
+    }
+}
+
+struct Shared {
+    services: Services,
+    settings: Settings,
+    permits: Arc<Semaphore>,
+}
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+async fn accept_loop(protocol: Protocol, listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        // Reap finished connections so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                tracing::warn!(%protocol, %error, "legacy accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&shared.permits).try_acquire_owned() else {
+            refuse(protocol, &stream, peer);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("legacy", %protocol, connection = id, %peer);
+        let shared = Arc::clone(&shared);
+        let mut stop = stop.clone();
+        connections.spawn(
+            async move {
+                tracing::debug!("connected");
+                let result = tokio::select! {
+                    result = serve(protocol, stream, peer, &shared) => result,
+                    _ = stop.wait_for(|stopped| *stopped) => Ok(()),
+                };
+                match result {
+                    Ok(()) => tracing::debug!("closed"),
+                    Err(error) => tracing::debug!(%error, "closed"),
+                }
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    drop(listener);
+    // Every connection task watches the same stop signal.
+    while connections.join_next().await.is_some() {}
+}
+
+/// Over the connection cap: a text client reads why; either way the socket closes now.
+fn refuse(protocol: Protocol, stream: &TcpStream, peer: SocketAddr) {
+    tracing::warn!(%protocol, %peer, "legacy connection refused: too many connections");
+    if protocol.is_text() {
+        // A fresh socket's send buffer is empty, so this short write cannot block.
+        let _ = stream.try_write(b"ERROR: Too many connections, try again later\n");
+    }
+}
+
+async fn serve(
+    protocol: Protocol,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Result<(), ConnectionError> {
+    match protocol {
+        Protocol::Kv => kv_text::serve(stream, &shared.services.kv, &shared.settings).await,
+        Protocol::Chat => chat_text::serve(stream, &shared.services.room, &shared.settings).await,
+        Protocol::Echo => echo_text::serve(stream, shared.services.echo, &shared.settings).await,
+        Protocol::Binary => binary::serve(stream, peer, &shared.services.grpc, &shared.settings).await,
+    }
+}
+
+/// The one place where a service's status becomes a text protocol's error line: `ERROR: `
+/// and the status message (which the services write to be read on its own, e.g. the seed's
+/// `Key not found`), kept on one line.
+pub(crate) fn error_line(status: &tonic::Status) -> String {
+    let message: String = status.message().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if message.is_empty() { format!("ERROR: {}", status.code().description()) } else { format!("ERROR: {message}") }
+}
+
+/// What a text protocol says about a line above the limit.
+pub(crate) fn line_too_long(settings: &Settings) -> String {
+    format!("ERROR: Line too long (the limit is {} bytes)", settings.max_line_bytes)
+}
+
+pub(crate) const INVALID_UTF8: &str = "ERROR: Invalid UTF-8 in line";
+
+/// Buffered replies, each write bounded by the idle deadline: a client that stops reading
+/// fills its socket buffers, and then the connection ends instead of the task waiting forever.
+pub(crate) struct Replies<W> {
+    writer: BufWriter<W>,
+    deadline: Duration,
+}
+
+impl<W: AsyncWrite + Unpin> Replies<W> {
+    pub fn new(writer: W, deadline: Duration) -> Self {
+        Self { writer: BufWriter::new(writer), deadline }
+    }
+
+    pub async fn bytes(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, self.writer.write_all(bytes))
+            .await
+            .map_err(|_elapsed| ConnectionError::WriteStalled(deadline))??;
+        Ok(())
+    }
+
+    /// `line` and a `\n`.
+    pub async fn line(&mut self, line: &str) -> Result<(), ConnectionError> {
+        self.bytes(line.as_bytes()).await?;
+        self.bytes(b"\n").await
+    }
+
+    pub async fn flush(&mut self) -> Result<(), ConnectionError> {
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, self.writer.flush())
+            .await
+            .map_err(|_elapsed| ConnectionError::WriteStalled(deadline))??;
+        Ok(())
+    }
+}
