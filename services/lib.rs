@@ -6,7 +6,9 @@
 //!
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
 //! `storage` for state, `health` for the health protocol, shared request plumbing
-//! (`validate`, `paging`, `status`), `config`, and `server`, the assembly that knows them all.
+//! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
+//! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
+//! `debug` is a test-only service, served only with `--enable-debug-rpcs`.
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +20,8 @@ pub mod chat;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod debug;
+#[cfg(feature = "server")]
 pub mod echo;
 #[cfg(feature = "server")]
 pub mod files;
@@ -26,6 +30,10 @@ pub mod health;
 #[cfg(feature = "server")]
 pub mod kv;
 #[cfg(feature = "server")]
+pub mod listener;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
 pub mod middleware;
 #[cfg(feature = "server")]
 pub mod paging;
@@ -33,6 +41,8 @@ pub mod paging;
 pub mod payments;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod shutdown;
 #[cfg(feature = "server")]
 pub mod status;
 #[cfg(feature = "server")]

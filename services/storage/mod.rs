@@ -287,4 +287,11 @@ impl Stores {
             files: std::sync::Arc::new(memory::MemoryFileStore::default()),
         }
     }
+
+    /// Makes every accepted write durable and releases the engine: the last step of a
+    /// graceful shutdown, after the last call has finished. In memory there is nothing to
+    /// write; a durable backend flushes and closes here.
+    pub async fn flush(&self) -> StorageResult<()> {
+        Ok(())
+    }
 }
