@@ -48,10 +48,10 @@ impl ChildServer {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(reader).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
-                    if let Some(addr) = json_field(&line, "grpc_addr") {
-                        if let Some(tx) = addr_tx.take() {
-                            let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
-                        }
+                    if let Some(addr) = json_field(&line, "grpc_addr")
+                        && let Some(tx) = addr_tx.take()
+                    {
+                        let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
                     }
                     lines.lock().unwrap().push(line);
                 }
