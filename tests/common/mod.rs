@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod child;
+pub mod grpcurl;
 
 use std::{net::SocketAddr, time::Duration};
 
