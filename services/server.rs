@@ -112,9 +112,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let api_keys = ApiKeys::new(api_keys);
     let auth_token = config.resolve_auth_token()?;
     let tls = config.read_tls()?;
-    let stores = Stores::memory();
     let shutdown = Shutdown::new();
     let metrics = Metrics::new();
+    let stores = Stores::memory().timed(metrics.storage_commit.clone());
     let mut helpers = Vec::new();
 
     let room = ChatRoom::new(Arc::new(LocalBus::new(config.chat_member_queue)));

@@ -10,6 +10,7 @@
 //!   step that records the refund).
 
 pub mod memory;
+mod timed;
 
 use std::{pin::Pin, time::SystemTime};
 
