@@ -104,6 +104,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_MAX_CALL_DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub max_call_duration: Duration,
 
+    /// A streaming call on which neither side sends a message for this long is ended with
+    /// DEADLINE_EXCEEDED, e.g. `30m`; `0s`: never. Health watches are exempt.
+    #[arg(long, env = "SWITCHBOARD_STREAM_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub stream_idle_timeout: Duration,
+
     // --- Connections ------------------------------------------------------------------------
     /// Concurrent streams (calls) per HTTP/2 connection.
     #[arg(long, env = "SWITCHBOARD_MAX_CONCURRENT_STREAMS", default_value_t = 256)]

@@ -16,8 +16,10 @@
 //!    Before authentication, so guessing tokens is rate limited too.
 //! 7. **authentication** — no unauthenticated call takes a concurrency slot.
 //! 8. **load shedding** — the global concurrency limit, around the work itself.
-//! 9. **deadline** — around the handler, so its slot is freed when the deadline passes.
-//! 10. **panic isolation** — innermost: a panic becomes `INTERNAL` before anything else
+//! 9. **deadline** — unary calls; around the handler, so its slot is freed when the deadline
+//!    passes.
+//! 10. **stream idle timeout** — streaming calls silent in both directions are ended.
+//! 11. **panic isolation** — innermost: a panic becomes `INTERNAL` before anything else
 //!     sees it.
 
 use std::{
@@ -48,7 +50,7 @@ use crate::{
     middleware::{
         access_log::AccessLogLayer, auth::AuthLayer, catch_panic::CatchPanicLayer, deadline::DeadlineLayer,
         load_shed::LoadShedLayer, methods::Methods, rate_limit::RateLimitLayer, request_id::RequestIdLayer,
-        status_codes::StatusCodesLayer,
+        status_codes::StatusCodesLayer, stream_idle::StreamIdleLayer,
     },
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
@@ -192,6 +194,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .layer(AuthLayer::new(auth_token.as_deref(), api_keys))
         .layer(LoadShedLayer::new(max_concurrent_calls, Arc::clone(&metrics)))
         .layer(DeadlineLayer::new(Arc::clone(&methods), max_call))
+        .layer(StreamIdleLayer::new(Arc::clone(&methods), config.stream_idle_timeout))
         .layer(CatchPanicLayer);
 
     let nonzero = |d: Duration| (!d.is_zero()).then_some(d);

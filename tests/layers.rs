@@ -211,3 +211,42 @@ async fn a_full_concurrency_limit_sheds_at_once() {
     slow.await.unwrap().expect("the call that held the slot completes");
     server.echo().echo(echo("room again")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_silent_stream_is_ended_after_the_idle_timeout_but_health_watches_are_not() {
+    use switchboard::pb::{ChatRequest, Join, Say, chat_request::Action};
+    use tokio_stream::StreamExt;
+
+    let mut config = test_config();
+    config.stream_idle_timeout = Duration::from_millis(400);
+    let server = TestServer::start_with(config).await;
+
+    let mut health = HealthClient::new(server.channel.clone());
+    let mut watch = health.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    watch.next().await.unwrap().unwrap();
+
+    let (say, said) = tokio::sync::mpsc::channel(4);
+    say.send(ChatRequest { action: Some(Action::Join(Join { name: "quiet".into() })) }).await.unwrap();
+    let mut events = server.chat().chat(tokio_stream::wrappers::ReceiverStream::new(said)).await.unwrap().into_inner();
+    // Activity keeps the stream alive past the timeout...
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        say.send(ChatRequest { action: Some(Action::Say(Say { text: "still here".into() })) }).await.unwrap();
+    }
+    // ...and silence ends it.
+    let started = Instant::now();
+    let status = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.next()).await.expect("the idle stream ends") {
+            Some(Ok(_event)) => continue,
+            Some(Err(status)) => break status,
+            None => panic!("the stream ended without a status"),
+        }
+    };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // The health watch, silent all along, is still open.
+    let still_open = tokio::time::timeout(Duration::from_millis(200), watch.next()).await;
+    assert!(still_open.is_err(), "{still_open:?}");
+    drop(say);
+}

@@ -12,6 +12,7 @@ pub mod methods;
 pub mod rate_limit;
 pub mod request_id;
 pub mod status_codes;
+pub mod stream_idle;
 
 use std::net::SocketAddr;
 
