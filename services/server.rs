@@ -251,7 +251,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     // Everything is in memory and ready as soon as the listener is.
     health.set_all(Serving::Serving);
-    tracing::info!(%grpc_addr, tls = tls.is_some(), mutual_tls = config.tls_client_ca.is_some(), "gRPC listening");
+    tracing::info!(
+        %grpc_addr,
+        tls = tls.is_some(),
+        mutual_tls = config.tls_client_ca.is_some(),
+        bearer_token_required = auth_token.is_some(),
+        "gRPC listening"
+    );
     Ok(RunningServer {
         grpc_addr,
         metrics_addr,
