@@ -40,6 +40,8 @@ pub mod paging;
 #[cfg(feature = "server")]
 pub mod payments;
 #[cfg(feature = "server")]
+pub mod peer_limit;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod shutdown;

@@ -72,6 +72,8 @@ pub const SERVICE_NAMES: [&str; 6] = [
 /// After the grace period, how long the cut connections get to wind down before the server
 /// task is abandoned.
 const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Longest a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the rate limiter forgets clients that are back to a full bucket.
 const RATE_LIMIT_HOUSEKEEPING: Duration = Duration::from_secs(60);
 
@@ -204,7 +206,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .http2_keepalive_interval(nonzero(config.http2_keepalive_interval))
         .http2_keepalive_timeout(nonzero(config.http2_keepalive_timeout));
     if let Some(files) = &tls {
-        let mut tls_config = ServerTlsConfig::new().identity(Identity::from_pem(&files.cert, &files.key));
+        let mut tls_config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&files.cert, &files.key))
+            // tonic's default is no limit: a client that connects and never finishes the
+            // handshake would hold its socket and task forever.
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
         if let Some(ca) = &files.client_ca {
             tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
         }

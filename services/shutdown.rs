@@ -12,6 +12,27 @@
 //! [`Shutdown::spawn`]; the server waits for all of them, bounded by the grace period. The
 //! type hides a pair of `CancellationToken`s and a `TaskTracker`, like mini-redis's
 //! `shutdown.rs` hides its broadcast channel.
+//!
+//! A new front door (the legacy ports) joins the drain like this, with the handle from
+//! [`crate::server::RunningServer::shutdown_handle`] (or the one `server::start` builds):
+//!
+//! ```ignore
+//! loop {
+//!     let (socket, peer) = tokio::select! {
+//!         accepted = listener.accept() => accepted?,
+//!         () = shutdown.draining() => break,          // stop accepting: the port closes
+//!     };
+//!     let Some(permit) = peer_limits.try_acquire(peer.ip()) else { continue };  // per-peer cap
+//!     let shutdown = shutdown.clone();
+//!     shutdown.clone().spawn(async move {
+//!         let _permit = permit;
+//!         tokio::select! {
+//!             () = serve_connection(socket) => {}
+//!             () = shutdown.draining() => { /* write the goodbye line, flush, close */ }
+//!         }
+//!     });
+//! }
+//! ```
 
 use std::future::Future;
 
@@ -77,8 +98,9 @@ impl Shutdown {
         self.draining.cancel();
     }
 
-    /// Ends the grace period (idempotent); implies the drain.
-    pub(crate) fn force(&self) {
+    /// Ends the grace period now (idempotent); implies the drain. The server calls it when
+    /// the grace period runs out; the binary also on a second SIGINT/SIGTERM.
+    pub fn force(&self) {
         self.draining.cancel();
         self.forced.cancel();
     }
