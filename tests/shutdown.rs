@@ -74,9 +74,13 @@ async fn sigterm_drains_calls_says_goodbye_and_exits_zero() {
     let end = tokio::time::timeout(WAIT, events.next()).await.expect("the chat stream ends");
     assert!(end.is_none(), "the chat stream ends with OK after the goodbye: {end:?}");
 
-    // New connections are refused while the calls in flight finish.
-    let refused = tokio::net::TcpStream::connect(server.addr).await;
-    assert!(refused.is_err(), "the listener is closed during the drain");
+    // New connections are refused while the calls in flight finish (the listener closes as
+    // the drain begins; allow the accept task a moment on a busy machine).
+    let closing = Instant::now();
+    while tokio::net::TcpStream::connect(server.addr).await.is_ok() {
+        assert!(closing.elapsed() < Duration::from_secs(1), "the listener is still open during the drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     for call in in_flight {
         let reply = call.await.unwrap().expect("an in-flight call completes OK during the drain");
