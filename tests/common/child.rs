@@ -18,6 +18,8 @@ pub struct ChildServer {
     child: Child,
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The tasks reading stdout and stderr; they end at EOF, after the process exits.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl ChildServer {
@@ -40,12 +42,13 @@ impl ChildServer {
         let mut addr_tx = Some(addr_tx);
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
+        let mut readers = Vec::new();
         for (reader, is_stdout) in
             [(Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>, true), (Box::new(stderr), false)]
         {
             let lines = Arc::clone(&lines);
             let mut addr_tx = if is_stdout { addr_tx.take() } else { None };
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut reader = BufReader::new(reader).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
                     if let Some(addr) = json_field(&line, "grpc_addr")
@@ -55,13 +58,13 @@ impl ChildServer {
                     }
                     lines.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
             .await
             .unwrap_or_else(|_| panic!("the server did not log its address; logs: {:?}", lines.lock().unwrap()))
             .expect("the server exited before listening");
-        Self { child, addr, lines }
+        Self { child, addr, lines, readers }
     }
 
     pub fn pid(&self) -> i32 {
@@ -72,12 +75,16 @@ impl ChildServer {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).expect("send the signal");
     }
 
-    /// Waits for the process to exit, at most `limit`.
+    /// Waits for the process to exit, at most `limit`, and for its last log lines.
     pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
-        match tokio::time::timeout(limit, self.child.wait()).await {
+        let status = match tokio::time::timeout(limit, self.child.wait()).await {
             Ok(status) => status.unwrap(),
             Err(_) => panic!("the server was still running after {limit:?}; logs:\n{}", self.logs().join("\n")),
+        };
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
         }
+        status
     }
 
     /// Every line the process has written so far (stdout and stderr).
