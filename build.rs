@@ -15,6 +15,10 @@ const PROTOS: &[&str] = &[
     "proto/switchboard/v1/files.proto",
 ];
 
+/// Test-only protos, compiled into their own descriptor set so that reflection lists them only
+/// on a server started with `--enable-debug-rpcs`.
+const DEBUG_PROTOS: &[&str] = &["proto/switchboard/debug/v1/debug.proto"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
@@ -29,6 +33,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".")
         .file_descriptor_set_path(out_dir.join("switchboard_descriptor.bin"))
         .compile_protos(PROTOS, &["proto"])?;
+    tonic_prost_build::configure()
+        .build_server(server)
+        .build_client(true)
+        .codec_path("crate::codec::ProtoCodec")
+        .file_descriptor_set_path(out_dir.join("switchboard_debug_descriptor.bin"))
+        .compile_protos(DEBUG_PROTOS, &["proto"])?;
 
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -102,6 +102,104 @@ pub struct Config {
     /// How long shutdown waits for open calls and streams before closing them, e.g. `30s`.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// How long to keep serving after health turns NOT_SERVING on SIGTERM, before refusing
+    /// new connections: time for load balancers to stop routing here (e.g. `5s` behind
+    /// Kubernetes, whose endpoint removal lags the pod's termination).
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
+
+    // --- Authentication ---------------------------------------------------------------------
+    /// Bearer token required (as `authorization: Bearer <token>`) on every call except health
+    /// checks and reflection. Unset: no token needed.
+    #[arg(long, env = "SWITCHBOARD_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+
+    /// File holding the bearer token (first line; e.g. a mounted Kubernetes secret). Wins over
+    /// --auth-token when both are given.
+    #[arg(long, env = "SWITCHBOARD_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+
+    // --- Abuse protection -------------------------------------------------------------------
+    /// Calls per second each client may make (clients are told apart by payment API key, else
+    /// by IP address). 0, the default, turns rate limiting off: behind a load balancer or NAT
+    /// many clients share one address, so only the operator can pick a limit that fits.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
+    pub rate_limit_per_second: u32,
+
+    /// How many calls a client may make at once above its steady rate.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_BURST", default_value_t = 400)]
+    pub rate_limit_burst: u32,
+
+    /// Calls handled at once, server-wide; more are refused at once with UNAVAILABLE instead
+    /// of queueing. 0: no limit.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONCURRENT_CALLS", default_value_t = 1024)]
+    pub max_concurrent_calls: usize,
+
+    /// Longest a unary call may run, whatever deadline its caller sets, e.g. `60s`; `0s`: no
+    /// server-side limit (callers' `grpc-timeout` is always honoured).
+    #[arg(long, env = "SWITCHBOARD_MAX_CALL_DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub max_call_duration: Duration,
+
+    /// A streaming call on which neither side sends a message for this long is ended with
+    /// DEADLINE_EXCEEDED, e.g. `30m`; `0s`: never. Health watches are exempt.
+    #[arg(long, env = "SWITCHBOARD_STREAM_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub stream_idle_timeout: Duration,
+
+    // --- Connections ------------------------------------------------------------------------
+    /// Concurrent streams (calls) per HTTP/2 connection.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+
+    /// Interval of HTTP/2 PINGs on idle connections, which find dead peers; `0s`: none.
+    #[arg(long, env = "SWITCHBOARD_HTTP2_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub http2_keepalive_interval: Duration,
+
+    /// How long an HTTP/2 PING may go unanswered before the connection is closed.
+    #[arg(long, env = "SWITCHBOARD_HTTP2_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub http2_keepalive_timeout: Duration,
+
+    /// TCP keepalive idle time on accepted connections; `0s`: off.
+    #[arg(long, env = "SWITCHBOARD_TCP_KEEPALIVE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub tcp_keepalive: Duration,
+
+    // --- TLS --------------------------------------------------------------------------------
+    /// PEM certificate chain of the gRPC listener; with --tls-key, turns TLS on.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): clients must present a certificate signed by one (mutual TLS).
+    #[arg(long, env = "SWITCHBOARD_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    // --- Observability ----------------------------------------------------------------------
+    /// Address of the admin HTTP listener serving Prometheus metrics at /metrics, e.g.
+    /// `127.0.0.1:9090`. Unset: no metrics listener.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    // --- gRPC-Web ---------------------------------------------------------------------------
+    /// Origins allowed to call from a browser with gRPC-Web (CORS), comma-separated, e.g.
+    /// `https://app.example.com`; `*` allows any origin. Unset: gRPC-Web works for same-origin
+    /// pages and non-browser clients only.
+    #[arg(long, env = "SWITCHBOARD_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
+    pub cors_allow_origins: Vec<String>,
+
+    /// TEST-ONLY: also serve `switchboard.debug.v1.DebugService` (slow and panicking rpcs).
+    #[arg(long, env = "SWITCHBOARD_ENABLE_DEBUG_RPCS", hide = true)]
+    pub enable_debug_rpcs: bool,
+}
+
+/// The contents of the TLS files (PEM).
+pub struct TlsFiles {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    /// With it, clients must present a certificate signed by this CA.
+    pub client_ca: Option<Vec<u8>>,
 }
 
 /// Where a legacy protocol listens: an address, or `off` for not at all.
@@ -142,6 +240,8 @@ pub enum LogFormat {
 pub enum ConfigError {
     #[error("cannot read the payment API keys file {path}: {source}")]
     ApiKeysFile { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {what} {path}: {source}")]
+    File { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("invalid flag: {0}")]
     Invalid(String),
 }
@@ -176,7 +276,53 @@ impl Config {
         Ok((keys, false))
     }
 
+    /// The bearer token in force, if any: the file's first line wins over the flag.
+    pub fn resolve_auth_token(&self) -> Result<Option<String>, ConfigError> {
+        let token = match &self.auth_token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                    what: "the auth token file",
+                    path: path.clone(),
+                    source,
+                })?;
+                text.lines().next().unwrap_or_default().trim().to_owned()
+            }
+            None => match &self.auth_token {
+                Some(token) => token.trim().to_owned(),
+                None => return Ok(None),
+            },
+        };
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::Invalid("the auth token must be printable ASCII without spaces".into()));
+        }
+        Ok(Some(token))
+    }
+
+    /// The PEM files of the TLS settings, read; `None` without TLS.
+    pub fn read_tls(&self) -> Result<Option<TlsFiles>, ConfigError> {
+        let read = |what: &'static str, path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ConfigError::File { what, path: path.clone(), source })
+        };
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let client_ca = self.tls_client_ca.as_ref().map(|ca| read("the TLS client CA", ca)).transpose()?;
+        Ok(Some(TlsFiles { cert: read("the TLS certificate", cert)?, key: read("the TLS key", key)?, client_ca }))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
+            return Err(ConfigError::Invalid("--rate-limit-burst must be at least 1".into()));
+        }
+        if self.max_concurrent_streams == 0 {
+            return Err(ConfigError::Invalid("--max-concurrent-streams must be at least 1".into()));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid("--tls-cert and --tls-key go together".into()));
+        }
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            return Err(ConfigError::Invalid("--tls-client-ca needs --tls-cert and --tls-key".into()));
+        }
         if self.chat_member_queue == 0 {
             return Err(ConfigError::Invalid("--chat-member-queue must be at least 1".into()));
         }

@@ -9,7 +9,7 @@
 use std::{collections::HashMap, pin::Pin, sync::Arc};
 
 use tokio::sync::watch;
-use tokio_stream::{Stream, StreamExt, wrappers::WatchStream};
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use tonic_health::pb::{
     HealthCheckRequest, HealthCheckResponse,
@@ -18,6 +18,8 @@ use tonic_health::pb::{
 };
 
 pub use tonic_health::pb::health_check_response::ServingStatus as Serving;
+
+use crate::shutdown::Shutdown;
 
 /// The serving status of every name the server answers for.
 #[derive(Clone)]
@@ -51,12 +53,19 @@ impl HealthRegistry {
     }
 
     pub fn into_server(self) -> HealthServer<HealthService> {
-        HealthServer::new(HealthService { registry: self })
+        self.into_server_with_shutdown(Shutdown::new())
+    }
+
+    /// Watch streams end once `shutdown` drains, right after telling the watcher the final
+    /// status (the server sets NOT_SERVING before it drains), so they do not hold the drain.
+    pub fn into_server_with_shutdown(self, shutdown: Shutdown) -> HealthServer<HealthService> {
+        HealthServer::new(HealthService { registry: self, shutdown })
     }
 }
 
 pub struct HealthService {
     registry: HealthRegistry,
+    shutdown: Shutdown,
 }
 
 type WatchResponseStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
@@ -80,8 +89,7 @@ impl Health for HealthService {
     async fn watch(&self, request: Request<HealthCheckRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let name = request.into_inner().service;
         let stream: WatchResponseStream = match self.registry.statuses.get(&name) {
-            // WatchStream yields the current status first, then every change.
-            Some(sender) => Box::pin(WatchStream::new(sender.subscribe()).map(|status| Ok(response(status)))),
+            Some(sender) => watch_stream(sender.subscribe(), self.shutdown.clone()),
             // The spec: tell the watcher the name is unknown and keep the stream open, since
             // the name could become known later. Here the set is fixed, so nothing follows.
             None => {
@@ -90,4 +98,32 @@ impl Health for HealthService {
         };
         Ok(Response::new(stream))
     }
+}
+
+/// The current status first, then every change; ends once the drain has begun and the watcher
+/// has been sent the latest status.
+fn watch_stream(mut statuses: watch::Receiver<ServingStatus>, shutdown: Shutdown) -> WatchResponseStream {
+    let first = *statuses.borrow_and_update();
+    let changes = futures_util::stream::unfold(Some((statuses, shutdown)), |state| async move {
+        let (mut statuses, shutdown) = state?;
+        tokio::select! {
+            // A change that is ready wins over the drain: NOT_SERVING is set before the
+            // drain begins, and the watcher must see it.
+            biased;
+            changed = statuses.changed() => {
+                changed.ok()?;
+                let status = *statuses.borrow_and_update();
+                Some((Ok(response(status)), Some((statuses, shutdown))))
+            }
+            () = shutdown.draining() => {
+                if statuses.has_changed().unwrap_or(false) {
+                    let status = *statuses.borrow_and_update();
+                    Some((Ok(response(status)), None))
+                } else {
+                    None
+                }
+            }
+        }
+    });
+    Box::pin(tokio_stream::once(Ok(response(first))).chain(changes))
 }

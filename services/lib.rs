@@ -7,7 +7,9 @@
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
 //! `legacy` for the seed's raw-TCP protocols (a client of the services), `storage` for
 //! state, `health` for the health protocol, shared request plumbing
-//! (`validate`, `paging`, `status`), `config`, and `server`, the assembly that knows them all.
+//! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
+//! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
+//! `debug` is a test-only service, served only with `--enable-debug-rpcs`.
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,8 @@ pub mod chat;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod debug;
+#[cfg(feature = "server")]
 pub mod echo;
 #[cfg(feature = "server")]
 pub mod files;
@@ -28,6 +32,9 @@ pub mod health;
 pub mod kv;
 #[cfg(feature = "server")]
 pub mod legacy;
+pub mod listener;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod middleware;
 #[cfg(feature = "server")]
@@ -35,7 +42,11 @@ pub mod paging;
 #[cfg(feature = "server")]
 pub mod payments;
 #[cfg(feature = "server")]
+pub mod peer_limit;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
+pub mod shutdown;
 #[cfg(feature = "server")]
 pub mod status;
 #[cfg(feature = "server")]

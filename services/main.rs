@@ -1,5 +1,6 @@
 //! The `switchboard` binary: parse the configuration, set up logging, serve until SIGINT or
-//! SIGTERM, then shut down gracefully.
+//! SIGTERM, then shut down gracefully (a second signal cuts the drain short). Exits 0 after a
+//! shutdown, however it went; non-zero only if it could not start.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -32,7 +33,14 @@ async fn main() -> anyhow::Result<()> {
     );
 
     wait_for_signal().await?;
-    tracing::info!("shutting down");
+    tracing::info!("shutting down (a second SIGINT or SIGTERM closes everything at once)");
+    let impatient = server.shutdown_handle();
+    tokio::spawn(async move {
+        if wait_for_signal().await.is_ok() {
+            tracing::warn!("second signal: closing open calls and streams now");
+            impatient.force();
+        }
+    });
     server.shutdown().await;
     Ok(())
 }

@@ -8,3 +8,13 @@ tonic::include_proto!("switchboard.v1");
 /// Encoded `FileDescriptorSet` of every switchboard proto and what they import, with
 /// comments, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("switchboard_descriptor");
+
+/// TEST-ONLY: the `switchboard.debug.v1.DebugService` (slow and panicking rpcs), served only
+/// with `--enable-debug-rpcs`. See `proto/switchboard/debug/v1/debug.proto`.
+pub mod debug {
+    tonic::include_proto!("switchboard.debug.v1");
+
+    /// Encoded `FileDescriptorSet` of the debug proto, registered with reflection only when
+    /// the debug service is served.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("switchboard_debug_descriptor");
+}

@@ -1,25 +1,65 @@
 //! The assembly: the one place that knows every room. It builds the stores, the services,
-//! health and reflection from a [`Config`], binds the gRPC and legacy listeners and runs until
-//! told to stop. The legacy adapter gets the very service instances (and, for binary call
-//! frames, the very layered gRPC stack) the gRPC port serves.
+//! health and reflection from a [`Config`], wraps them in the tower layers, binds the gRPC and
+//! legacy listeners and runs until told to stop. The legacy adapter gets the very service
+//! instances, and for binary call frames the very layered gRPC stack, that the gRPC port
+//! serves: a call frame passes every layer below exactly as a network call does.
+//!
+//! # The layers, outermost first
+//!
+//! 1. **CORS** — answers browsers' preflight requests for gRPC-Web.
+//! 2. **gRPC-Web** — turns a gRPC-Web call (HTTP/1.1 or 2) into a gRPC call and back, so
+//!    everything inside sees and answers plain gRPC.
+//! 3. **request id** — first of the gRPC layers, so every later log line of the call has it.
+//! 4. **access log + metrics** — outside everything that can refuse a call, so refusals are
+//!    logged and counted with their codes too.
+//! 5. **status codes** — corrects tonic's codes (the existing layer) before they are logged.
+//! 6. **rate limit** — cheap, and before anything that holds resources; an abusive client is
+//!    told to slow down (`RESOURCE_EXHAUSTED`) rather than "try again" (`UNAVAILABLE`).
+//!    Before authentication, so guessing tokens is rate limited too.
+//! 7. **authentication** — no unauthenticated call takes a concurrency slot.
+//! 8. **load shedding** — the global concurrency limit, around the work itself.
+//! 9. **deadline** — unary calls; around the handler, so its slot is freed when the deadline
+//!    passes.
+//! 10. **stream idle timeout** — streaming calls silent in both directions are ended.
+//! 11. **panic isolation** — innermost: a panic becomes `INTERNAL` before anything else
+//!     sees it.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::{server::NamedService, service::Routes, transport::server::TcpIncoming};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_stream::StreamExt as _;
+use tonic::{
+    server::NamedService,
+    service::Routes,
+    transport::{Certificate, Identity, ServerTlsConfig, server::TcpIncoming},
+};
 use tower::util::BoxCloneSyncService;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     chat::{ChatService, ChatSettings, bus::LocalBus, room::ChatRoom},
     config::{Config, ConfigError},
+    debug::DebugService,
     echo::EchoService,
     files::{FileLimits, FileService},
     health::{HealthRegistry, Serving},
     kv::{KvLimits, KvService},
     legacy::{self, GrpcGateway, Legacy, Protocol},
-    middleware::status_codes::StatusCodesLayer,
+    listener::TrackedIo,
+    metrics::{self, Metrics},
+    middleware::{
+        access_log::AccessLogLayer, auth::AuthLayer, catch_panic::CatchPanicLayer, deadline::DeadlineLayer,
+        load_shed::LoadShedLayer, methods::Methods, rate_limit::RateLimitLayer, request_id::RequestIdLayer,
+        status_codes::StatusCodesLayer, stream_idle::StreamIdleLayer,
+    },
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
+    shutdown::Shutdown,
     storage::Stores,
     users::UserService,
 };
@@ -34,6 +74,14 @@ pub const SERVICE_NAMES: [&str; 6] = [
     <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME,
 ];
 
+/// After the grace period, how long the cut connections get to wind down before the server
+/// task is abandoned.
+const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Longest a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the rate limiter forgets clients that are back to a full bucket.
+const RATE_LIMIT_HOUSEKEEPING: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -42,61 +90,145 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("invalid built-in descriptor set: {0}")]
+    Descriptors(#[from] prost::DecodeError),
     #[error(transparent)]
     LegacyBind(#[from] legacy::BindError),
-    #[error("cannot read the services' descriptors: {0}")]
-    Descriptors(#[from] prost::DecodeError),
-}
-
-/// The tower layers around every gRPC service, in one place: the gRPC port and the legacy
-/// binary call frames both go through exactly these.
-fn grpc_layers() -> tower::ServiceBuilder<tower::layer::util::Stack<StatusCodesLayer, tower::layer::util::Identity>> {
-    tower::ServiceBuilder::new().layer(StatusCodesLayer)
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[source] tonic::transport::Error),
 }
 
 /// A server that is accepting calls.
 pub struct RunningServer {
     grpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     health: HealthRegistry,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), tonic::transport::Error>>,
     legacy: Legacy,
+    shutdown: Shutdown,
+    stores: Stores,
+    metrics: Arc<Metrics>,
+    /// `None` once awaited to completion.
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    /// Helpers that run as long as the server: the metrics listener, rate-limit housekeeping.
+    helpers: Vec<JoinHandle<()>>,
     grace: Duration,
+    delay: Duration,
     using_development_api_key: bool,
 }
 
-/// Binds the listener and starts serving. Returns once the server accepts connections and
+/// Binds the listeners and starts serving. Returns once the server accepts connections and
 /// every health name reports SERVING.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
     let (api_keys, using_development_api_key) = config.resolve_api_keys()?;
-    let stores = Stores::memory();
+    let api_keys = ApiKeys::new(api_keys);
+    let auth_token = config.resolve_auth_token()?;
+    let tls = config.read_tls()?;
+    let shutdown = Shutdown::new();
+    let metrics = Metrics::new();
+    let stores = Stores::memory().timed(metrics.storage_commit.clone());
+    let mut helpers = Vec::new();
 
     let room = ChatRoom::new(Arc::new(LocalBus::new(config.chat_member_queue)));
+    {
+        let room = Arc::clone(&room);
+        metrics.add_sampler(move |m| m.chat_members.set(i64::try_from(room.member_names().len()).unwrap_or(i64::MAX)));
+    }
     // One instance each, shared by the gRPC port and the legacy adapter, so both see the
     // same data and KV watchers see legacy writes too.
-    let kv_service = KvService::new(Arc::clone(&stores.kv), KvLimits { max_value_bytes: config.kv_max_value_bytes });
+    let kv_service = KvService::new(Arc::clone(&stores.kv), KvLimits { max_value_bytes: config.kv_max_value_bytes })
+        .with_shutdown(shutdown.clone());
     let users = UserService::new(Arc::clone(&stores.users)).into_server();
     let kv = kv_service.clone().into_server();
-    let chat =
-        ChatService::new(Arc::clone(&room), ChatSettings { join_timeout: config.chat_join_timeout }).into_server();
-    let payments = PaymentService::new(Arc::clone(&stores.payments), Arc::new(TestProcessor), ApiKeys::new(api_keys))
+    let chat = ChatService::new(Arc::clone(&room), ChatSettings { join_timeout: config.chat_join_timeout })
+        .with_shutdown(shutdown.clone())
         .into_server();
+    let payments =
+        PaymentService::new(Arc::clone(&stores.payments), Arc::new(TestProcessor), api_keys.clone()).into_server();
     let echo = EchoService.into_server();
     let files = FileService::new(Arc::clone(&stores.files), FileLimits { max_upload_bytes: config.max_upload_bytes })
         .into_server();
+    let debug = config.enable_debug_rpcs.then(|| {
+        tracing::warn!("serving the TEST-ONLY switchboard.debug.v1.DebugService (--enable-debug-rpcs)");
+        DebugService::new(Arc::clone(&metrics)).into_server()
+    });
     let max = config.max_message_bytes;
 
     let health = HealthRegistry::new(std::iter::once("").chain(SERVICE_NAMES));
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
+        let builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        if config.enable_debug_rpcs {
+            builder.register_encoded_file_descriptor_set(pb::debug::FILE_DESCRIPTOR_SET)
+        } else {
+            builder
+        }
     };
+    let mut descriptor_sets = vec![
+        pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    if config.enable_debug_rpcs {
+        descriptor_sets.push(pb::debug::FILE_DESCRIPTOR_SET);
+    }
+    let methods = Arc::new(Methods::from_descriptor_sets(&descriptor_sets)?);
 
+    let rate_limit = NonZeroU32::new(config.rate_limit_per_second).map(|per_second| {
+        let burst = NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN);
+        RateLimitLayer::new(per_second, burst, api_keys.clone(), Arc::clone(&metrics))
+    });
+    if let Some(rate_limit) = rate_limit.clone() {
+        helpers.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RATE_LIMIT_HOUSEKEEPING);
+            loop {
+                every.tick().await;
+                rate_limit.housekeeping();
+            }
+        }));
+    }
+    let max_concurrent_calls = if config.max_concurrent_calls == 0 {
+        tokio::sync::Semaphore::MAX_PERMITS
+    } else {
+        config.max_concurrent_calls
+    };
+    let max_call = (!config.max_call_duration.is_zero()).then_some(config.max_call_duration);
+
+    let layers = tower::ServiceBuilder::new()
+        .layer(cors(&config.cors_allow_origins))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(RequestIdLayer)
+        .layer(AccessLogLayer::new(Arc::clone(&metrics), Arc::clone(&methods)))
+        .layer(StatusCodesLayer)
+        .option_layer(rate_limit)
+        .layer(AuthLayer::new(auth_token.as_deref(), api_keys))
+        .layer(LoadShedLayer::new(max_concurrent_calls, Arc::clone(&metrics)))
+        .layer(DeadlineLayer::new(Arc::clone(&methods), max_call))
+        .layer(StreamIdleLayer::new(Arc::clone(&methods), config.stream_idle_timeout))
+        .layer(CatchPanicLayer);
+
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    let mut builder = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .http2_keepalive_interval(nonzero(config.http2_keepalive_interval))
+        .http2_keepalive_timeout(nonzero(config.http2_keepalive_timeout));
+    if let Some(files) = &tls {
+        let mut tls_config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&files.cert, &files.key))
+            // tonic's default is no limit: a client that connects and never finishes the
+            // handshake would hold its socket and task forever.
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
+        if let Some(ca) = &files.client_ca {
+            tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(tls_config).map_err(StartError::Tls)?;
+    }
     let mut routes = Routes::builder();
     routes
-        .add_service(health.clone().into_server())
+        .add_service(health.clone().into_server_with_shutdown(shutdown.clone()))
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(users.max_decoding_message_size(max).max_encoding_message_size(max))
@@ -105,15 +237,35 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .add_service(payments.max_decoding_message_size(max).max_encoding_message_size(max))
         .add_service(echo.max_decoding_message_size(max).max_encoding_message_size(max))
         .add_service(files.max_decoding_message_size(max).max_encoding_message_size(max));
+    if let Some(debug) = debug {
+        routes.add_service(debug.max_decoding_message_size(max).max_encoding_message_size(max));
+    }
     let routes = routes.routes().prepare();
+    // Binary call frames enter here: the same layers around the same routes.
+    let gateway = GrpcGateway::new(BoxCloneSyncService::new(layers.clone().service(routes.clone())), &descriptor_sets)?;
+    let router = builder.layer(layers).add_routes(routes);
 
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let grpc_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let forced = shutdown.forced_token();
+    let open = metrics.open_connections.with_label_values(&["grpc"]);
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(nonzero(config.tcp_keepalive))
+        .map(move |accepted| accepted.map(|socket| TrackedIo::new(socket, forced.clone(), open.clone())));
 
-    let in_process = BoxCloneSyncService::new(grpc_layers().service(routes.clone()));
-    let gateway = GrpcGateway::new(in_process, &[pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET])?;
+    let metrics_addr = match config.metrics_listen {
+        Some(addr) => {
+            let listener = metrics::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            helpers.push(tokio::spawn(metrics::serve(listener, Arc::clone(&metrics))));
+            tracing::info!(metrics_addr = %bound, "metrics listening at /metrics");
+            Some(bound)
+        }
+        None => None,
+    };
+
     let legacy = legacy::start(
         &[
             (Protocol::Kv, config.legacy_kv_listen.0),
@@ -131,25 +283,61 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     )
     .await?;
 
-    let router = tonic::transport::Server::builder().layer(grpc_layers()).add_routes(routes);
-
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
-        let _ = stopped.await;
-    }));
+    // Stop accepting as soon as the drain begins: tonic then closes the listener and sends
+    // every connection a GOAWAY, letting calls in flight finish.
+    let draining = shutdown.clone();
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move { draining.draining().await }));
 
     // Everything is in memory and ready as soon as the listener is.
     health.set_all(Serving::Serving);
-    tracing::info!(%grpc_addr, "gRPC listening");
+    tracing::info!(
+        %grpc_addr,
+        tls = tls.is_some(),
+        mutual_tls = config.tls_client_ca.is_some(),
+        bearer_token_required = auth_token.is_some(),
+        "gRPC listening"
+    );
     Ok(RunningServer {
         grpc_addr,
+        metrics_addr,
         health,
-        stop: Some(stop),
-        task,
         legacy,
+        shutdown,
+        stores,
+        metrics,
+        task: Some(task),
+        helpers,
         grace: config.shutdown_grace,
+        delay: config.shutdown_delay,
         using_development_api_key,
     })
+}
+
+/// CORS for gRPC-Web: the listed origins (or any, for `*`) may call with the headers gRPC-Web
+/// and our metadata use, and read the status and request id back.
+fn cors(origins: &[String]) -> CorsLayer {
+    use tonic::codegen::http::{HeaderName, HeaderValue, Method};
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()))
+    };
+    let headers = |names: &[&'static str]| names.iter().map(|n| HeaderName::from_static(n)).collect::<Vec<_>>();
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers(headers(&[
+            "content-type",
+            "x-grpc-web",
+            "x-user-agent",
+            "grpc-timeout",
+            "authorization",
+            "x-api-key",
+            "idempotency-key",
+            "x-request-id",
+        ]))
+        .expose_headers(headers(&["grpc-status", "grpc-message", "grpc-status-details-bin", "x-request-id"]))
+        .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
 impl RunningServer {
@@ -162,8 +350,23 @@ impl RunningServer {
         self.legacy.addr(protocol)
     }
 
+    /// The admin listener's address, when `--metrics-listen` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     pub fn health(&self) -> &HealthRegistry {
         &self.health
+    }
+
+    /// The drain handle: other front doors (the legacy ports) spawn their connections with
+    /// [`Shutdown::spawn`] and say goodbye on [`Shutdown::draining`].
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Whether payments accept only the built-in development key.
@@ -171,30 +374,71 @@ impl RunningServer {
         self.using_development_api_key
     }
 
-    /// Stops: health turns NOT_SERVING, the listeners close (legacy connections close at
-    /// once), open calls get the grace period to finish, and whatever is still open after it
-    /// is closed.
+    /// Stops, in order (STYLE.md item 6): every health name turns NOT_SERVING; after
+    /// `--shutdown-delay` the listener closes and connections get a GOAWAY; chat members get
+    /// a goodbye and health/KV watches end; in-flight calls and tracked tasks get what is left
+    /// of `--shutdown-grace` (counted from the start) to finish; whatever is still open then is
+    /// cut; storage is flushed last.
     pub async fn shutdown(mut self) {
+        let deadline = Instant::now() + self.grace;
         self.health.set_all(Serving::NotServing);
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        tracing::info!(grace = ?self.grace, delay = ?self.delay, "draining: health is NOT_SERVING");
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay.min(self.grace)).await;
         }
-        self.legacy.shutdown(self.grace).await;
-        match tokio::time::timeout(self.grace, &mut self.task).await {
-            Ok(Ok(Ok(()))) => tracing::info!("server stopped"),
-            Ok(Ok(Err(error))) => tracing::error!(%error, "server failed while stopping"),
-            Ok(Err(join_error)) => tracing::error!(%join_error, "server task failed"),
-            Err(_elapsed) => {
-                tracing::warn!(grace = ?self.grace, "open calls outlived the shutdown grace; closing them");
-                self.task.abort();
+        self.shutdown.begin_drain();
+        self.legacy.shutdown(deadline.saturating_duration_since(Instant::now())).await;
+
+        let mut task = self.task.take();
+        let drained = tokio::time::timeout_at(deadline.into(), async {
+            if let Some(handle) = task.as_mut() {
+                report(handle.await);
+            }
+            task = None;
+            self.shutdown.tasks_finished().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                grace = ?self.grace,
+                open_tasks = self.shutdown.tracked_tasks(),
+                "calls and streams outlived the shutdown grace period; closing them"
+            );
+            self.shutdown.force();
+            if let Some(mut handle) = task.take() {
+                match tokio::time::timeout(FORCED_CLOSE_WAIT, &mut handle).await {
+                    Ok(result) => report(result),
+                    Err(_elapsed) => handle.abort(),
+                }
             }
         }
+        if let Err(error) = self.stores.flush().await {
+            tracing::error!(%error, "storage flush failed at shutdown");
+        }
+        for helper in &self.helpers {
+            helper.abort();
+        }
+        tracing::info!("server stopped");
+    }
+}
+
+fn report(result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(())) => tracing::debug!("gRPC listener drained"),
+        Ok(Err(error)) => tracing::error!(%error, "server failed while stopping"),
+        Err(join_error) => tracing::error!(%join_error, "server task failed"),
     }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
         // A server dropped without shutdown() (a test that panicked) must not linger.
-        self.task.abort();
+        self.shutdown.force();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        for helper in &self.helpers {
+            helper.abort();
+        }
     }
 }

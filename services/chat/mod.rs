@@ -14,13 +14,17 @@ use std::{sync::Arc, time::Duration, time::SystemTime};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
 
 pub use self::error::ChatError;
 use self::{
     bus::{Delivered, LeaveReason, Received, RoomEvent},
     room::{ChatRoom, Member},
 };
-use crate::pb::{self, chat_event::Event, chat_request::Action, chat_service_server};
+use crate::{
+    pb::{self, chat_event::Event, chat_request::Action, chat_service_server},
+    shutdown::Shutdown,
+};
 
 /// Events queued between a session task and tonic; the bus ring is the real buffer.
 const SESSION_QUEUE: usize = 32;
@@ -45,13 +49,20 @@ impl Default for ChatSettings {
 pub struct ChatService {
     room: Arc<ChatRoom>,
     settings: ChatSettings,
+    shutdown: Shutdown,
 }
 
 type EventSender = mpsc::Sender<Result<pb::ChatEvent, Status>>;
 
 impl ChatService {
     pub fn new(room: Arc<ChatRoom>, settings: ChatSettings) -> Self {
-        Self { room, settings }
+        Self { room, settings, shutdown: Shutdown::new() }
+    }
+
+    /// Sessions say goodbye and end when `shutdown` drains, and the drain waits for them.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     pub fn into_server(self) -> chat_service_server::ChatServiceServer<Self> {
@@ -66,7 +77,8 @@ impl chat_service_server::ChatService for ChatService {
     async fn chat(&self, request: Request<Streaming<pb::ChatRequest>>) -> Result<Response<Self::ChatStream>, Status> {
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        tokio::spawn(run_session(Arc::clone(&self.room), self.settings, inbound, tx));
+        let session = run_session(Arc::clone(&self.room), self.settings, self.shutdown.clone(), inbound, tx);
+        self.shutdown.spawn(session.in_current_span());
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
@@ -83,10 +95,11 @@ impl chat_service_server::ChatService for ChatService {
 async fn run_session(
     room: Arc<ChatRoom>,
     settings: ChatSettings,
+    shutdown: Shutdown,
     mut inbound: Streaming<pb::ChatRequest>,
     tx: EventSender,
 ) {
-    let mut member = match await_join(&room, settings, &mut inbound, &tx).await {
+    let mut member = match await_join(&room, settings, &shutdown, &mut inbound, &tx).await {
         Ok(Some(member)) => member,
         Ok(None) => return,
         Err(error) => {
@@ -135,6 +148,12 @@ async fn run_session(
                 }
             }
             () = tx.closed() => return,
+            // The server is stopping: leave (the room hears "server shutdown"), get what the
+            // room said up to that, a goodbye, and the stream ends with OK.
+            () = shutdown.draining() => {
+                finish(member, LeaveReason::ServerShutdown, &tx, "the server is shutting down").await;
+                return;
+            }
         }
     }
 }
@@ -143,12 +162,14 @@ async fn run_session(
 async fn await_join(
     room: &Arc<ChatRoom>,
     settings: ChatSettings,
+    shutdown: &Shutdown,
     inbound: &mut Streaming<pb::ChatRequest>,
     tx: &EventSender,
 ) -> Result<Option<Member>, Status> {
     let first = tokio::select! {
         first = tokio::time::timeout(settings.join_timeout, inbound.message()) => first,
         () = tx.closed() => return Ok(None),
+        () = shutdown.draining() => return Err(ChatError::ShuttingDown.into()),
     };
     match first {
         Err(_elapsed) => Err(ChatError::JoinTimeout(settings.join_timeout.as_secs()).into()),

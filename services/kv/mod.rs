@@ -17,6 +17,7 @@ pub use self::error::KvError;
 use crate::{
     paging::{Page, PageLimits},
     pb::{self, kv_service_server, watch_event::Kind},
+    shutdown::Shutdown,
     storage::KvStore,
     validate::Violations,
 };
@@ -43,12 +44,20 @@ pub struct KvService {
     store: Arc<dyn KvStore>,
     limits: KvLimits,
     changes: broadcast::Sender<pb::WatchEvent>,
+    shutdown: Shutdown,
 }
 
 impl KvService {
     pub fn new(store: Arc<dyn KvStore>, limits: KvLimits) -> Self {
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
-        Self { store, limits, changes }
+        Self { store, limits, changes, shutdown: Shutdown::new() }
+    }
+
+    /// Watches end with `UNAVAILABLE` (reconnect, perhaps to another replica) when `shutdown`
+    /// drains.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     pub fn into_server(self) -> kv_service_server::KvServiceServer<Self> {
@@ -132,11 +141,16 @@ impl kv_service_server::KvService for KvService {
         let mut changes = self.changes.subscribe();
         // A small queue per watcher: the broadcast ring above is where lag is measured.
         let (tx, rx) = mpsc::channel(16);
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             loop {
                 let change = tokio::select! {
                     change = changes.recv() => change,
                     () = tx.closed() => return,
+                    () = shutdown.draining() => {
+                        let _ = tx.send(Err(Status::unavailable("the server is shutting down; watch again"))).await;
+                        return;
+                    }
                 };
                 let item = match change {
                     Ok(event) if event.key.starts_with(&prefix) => Ok(event),

@@ -52,6 +52,11 @@ impl ApiKeys {
         ))
     }
 
+    /// The account of an API key, if it is one of ours.
+    pub fn account_of(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
     /// The account of the request's API key.
     fn account(&self, metadata: &MetadataMap) -> Result<&str, PaymentsError> {
         let key = metadata.get(API_KEY_HEADER).ok_or(PaymentsError::MissingApiKey)?;

@@ -10,6 +10,7 @@
 //!   step that records the refund).
 
 pub mod memory;
+mod timed;
 
 use std::{pin::Pin, time::SystemTime};
 
@@ -286,5 +287,12 @@ impl Stores {
             payments: std::sync::Arc::new(memory::MemoryPaymentStore::default()),
             files: std::sync::Arc::new(memory::MemoryFileStore::default()),
         }
+    }
+
+    /// Makes every accepted write durable and releases the engine: the last step of a
+    /// graceful shutdown, after the last call has finished. In memory there is nothing to
+    /// write; a durable backend flushes and closes here.
+    pub async fn flush(&self) -> StorageResult<()> {
+        Ok(())
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod child;
+pub mod grpcurl;
 pub mod raw;
 
 use std::{net::SocketAddr, time::Duration};
@@ -112,4 +114,19 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|br| br.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// A gRPC transport with no client-side deadline timer: plain hyper over HTTP/2.
+///
+/// tonic's `Channel` races every call against its own timer built from the request's
+/// `grpc-timeout` and, when that timer wins, reports `CANCELLED` locally — so a tonic client
+/// cannot show what the *server* answers when a deadline passes. Through this transport the
+/// status the client sees is the server's.
+pub type RawH2 =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, tonic::body::Body>;
+
+pub fn raw_h2(addr: SocketAddr) -> (RawH2, tonic::codegen::http::Uri) {
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).http2_only(true).build_http();
+    (client, format!("http://{addr}").parse().unwrap())
 }

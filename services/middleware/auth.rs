@@ -1,0 +1,151 @@
+//! Authentication, before any handler runs:
+//!
+//! * with `--auth-token` set, every call needs `authorization: Bearer <token>` — except
+//!   health checks and reflection, which probes and tools must reach without secrets;
+//! * payment calls need a configured `x-api-key` (the payment service checks it again, as
+//!   the owner of that rule; failing here first keeps unauthenticated calls away from it).
+//!
+//! Which code when:
+//! * `UNAUTHENTICATED` — no credentials, malformed credentials (`authorization` that is not
+//!   `Bearer …`), a wrong token, a missing or unknown API key: the server does not know who
+//!   is calling, and the client should fix its credentials.
+//! * `PERMISSION_DENIED` — reserved for a caller whose valid credentials do not allow the
+//!   call. Today's credentials all grant full access (one token; an API key sees exactly its
+//!   own account, and another account's payment is `NOT_FOUND`, not revealed as existing), so
+//!   this layer never answers it; scoped tokens would.
+//!
+//! The token is compared as a SHA-256 digest, so the comparison's timing says nothing about
+//! how much of a guess was right. Tokens and keys are never logged.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use sha2::{Digest, Sha256};
+use tonic::{Status, body::Body, codegen::http};
+use tower::{Layer, Service};
+
+use super::{is_health, is_reflection, status_response};
+use crate::payments::{API_KEY_HEADER, ApiKeys};
+
+const PAYMENTS_PREFIX: &str = "/switchboard.v1.PaymentService/";
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    token_digest: Option<Arc<[u8; 32]>>,
+    api_keys: ApiKeys,
+}
+
+impl AuthLayer {
+    /// `token`: the bearer token every call must carry, or `None` to require none.
+    pub fn new(token: Option<&str>, api_keys: ApiKeys) -> Self {
+        Self { token_digest: token.map(|token| Arc::new(digest(token.as_bytes()))), api_keys }
+    }
+
+    /// `Err` with the status to answer if the call may not proceed.
+    fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<(), Status> {
+        if is_health(path) || is_reflection(path) {
+            return Ok(());
+        }
+        if let Some(expected) = &self.token_digest {
+            let header = headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
+                Status::unauthenticated("missing credentials: send the metadata `authorization: Bearer <token>`")
+            })?;
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|value| value.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
+                .ok_or_else(|| Status::unauthenticated("malformed credentials: expected `Bearer <token>`"))?;
+            if digest(token.as_bytes()) != **expected {
+                return Err(Status::unauthenticated("invalid bearer token"));
+            }
+        }
+        if path.starts_with(PAYMENTS_PREFIX) {
+            let known = headers
+                .get(API_KEY_HEADER)
+                .and_then(|key| key.to_str().ok())
+                .is_some_and(|key| self.api_keys.account_of(key).is_some());
+            if !known {
+                return Err(Status::unauthenticated(
+                    "payments need a valid API key in the `x-api-key` metadata (missing or unknown key)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth { inner, shared: self.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    shared: AuthLayer,
+}
+
+impl<S, B> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        match self.shared.check(request.uri().path(), request.headers()) {
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(status) => {
+                tracing::debug!(code = ?status.code(), "call refused: {}", status.message());
+                Box::pin(async move { Ok(status_response(status)) })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), http::HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn token_rules() {
+        let auth = AuthLayer::new(Some("s3cret"), ApiKeys::new(["key".to_owned()]));
+        let echo = "/switchboard.v1.EchoService/Echo";
+        let code = |path, h: &[(&'static str, &'static str)]| auth.check(path, &headers(h)).err().map(|s| s.code());
+        assert_eq!(code(echo, &[]), Some(Code::Unauthenticated));
+        assert_eq!(code(echo, &[("authorization", "Basic abc")]), Some(Code::Unauthenticated));
+        assert_eq!(code(echo, &[("authorization", "Bearer wrong")]), Some(Code::Unauthenticated));
+        assert_eq!(code(echo, &[("authorization", "Bearer s3cret")]), None);
+        assert_eq!(code(echo, &[("authorization", "bearer s3cret")]), None);
+        assert_eq!(code("/grpc.health.v1.Health/Check", &[]), None);
+        assert_eq!(code("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", &[]), None);
+        let pay = "/switchboard.v1.PaymentService/GetPayment";
+        assert_eq!(code(pay, &[("authorization", "Bearer s3cret")]), Some(Code::Unauthenticated));
+        assert_eq!(code(pay, &[("authorization", "Bearer s3cret"), ("x-api-key", "key")]), None);
+    }
+}
