@@ -63,9 +63,34 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CHAT_JOIN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub chat_join_timeout: Duration,
 
+    /// Where state lives when no --database-url is given: `sqlite` (durable, under
+    /// --data-dir) or `memory` (gone when the process exits; for tests and demos).
+    #[arg(long, env = "SWITCHBOARD_STORAGE", value_enum, default_value_t = StorageMode::Sqlite)]
+    pub storage: StorageMode,
+
+    /// Directory of the SQLite database and uploaded files (created if missing).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL, e.g. `postgres://user@host/db`. When given, all state lives there
+    /// (overriding --storage), so several replicas can share it.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// NATS URL, e.g. `nats://127.0.0.1:4222`. When given, chat rooms span every replica
+    /// connected to the same NATS.
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    pub nats_url: Option<String>,
+
     /// How long shutdown waits for open calls and streams before closing them, e.g. `30s`.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageMode {
+    Sqlite,
+    Memory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

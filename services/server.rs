@@ -8,7 +8,7 @@ use tonic::{server::NamedService, transport::server::TcpIncoming};
 
 use crate::{
     chat::{ChatService, ChatSettings, bus::LocalBus, room::ChatRoom},
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, StorageMode},
     echo::EchoService,
     files::{FileLimits, FileService},
     health::{HealthRegistry, Serving},
@@ -16,7 +16,7 @@ use crate::{
     middleware::status_codes::StatusCodesLayer,
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
-    storage::Stores,
+    storage::{OpenError, Stores},
     users::UserService,
 };
 
@@ -36,6 +36,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Storage(#[from] OpenError),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -55,7 +57,7 @@ pub struct RunningServer {
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate()?;
     let (api_keys, using_development_api_key) = config.resolve_api_keys()?;
-    let stores = Stores::memory();
+    let stores = open_stores(&config).await?;
 
     let room = ChatRoom::new(Arc::new(LocalBus::new(config.chat_member_queue)));
     let users = UserService::new(Arc::clone(&stores.users)).into_server();
@@ -109,6 +111,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         grace: config.shutdown_grace,
         using_development_api_key,
     })
+}
+
+/// The stores the configuration asks for: PostgreSQL when a URL is given, else SQLite
+/// under the data directory, or memory.
+async fn open_stores(config: &Config) -> Result<Stores, OpenError> {
+    match (&config.database_url, config.storage) {
+        (Some(_url), _) => Err(OpenError::Connect("PostgreSQL support is not built yet".into())),
+        (None, StorageMode::Sqlite) => Stores::sqlite(&config.data_dir).await,
+        (None, StorageMode::Memory) => Ok(Stores::memory()),
+    }
 }
 
 impl RunningServer {

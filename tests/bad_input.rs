@@ -68,9 +68,10 @@ async fn invalid_utf8_in_strings_is_invalid_argument() {
 
     // Not protobuf at all: a length-delimited field that runs past the end.
     let garbage = RawBytes { first_field: vec![0x0a, 0x7f, 0x01] };
-    let status = raw_call::<_, RawBytes>(&server, "/switchboard.v1.EchoService/Echo", RawBytes { first_field: Vec::new() })
-        .await
-        .map(|_| ());
+    let status =
+        raw_call::<_, RawBytes>(&server, "/switchboard.v1.EchoService/Echo", RawBytes { first_field: Vec::new() })
+            .await
+            .map(|_| ());
     assert!(status.is_ok(), "an empty echo is fine");
     let status = raw_call::<_, RawBytes>(&server, "/switchboard.v1.UserService/GetUser", garbage).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{TestServer, test_config};
 use switchboard::pb::{
-    ChatEvent, ChatRequest, Join, LeaveReason, ListMembersRequest, Quit, Say, chat_event::Event,
-    chat_request::Action, chat_service_client::ChatServiceClient,
+    ChatEvent, ChatRequest, Join, LeaveReason, ListMembersRequest, Quit, Say, chat_event::Event, chat_request::Action,
+    chat_service_client::ChatServiceClient,
 };
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};

@@ -11,7 +11,9 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 
 fn info(name: &str) -> UploadRequest {
-    UploadRequest { part: Some(Part::Info(FileInfo { name: name.into(), content_type: "text/plain".into(), ..Default::default() })) }
+    UploadRequest {
+        part: Some(Part::Info(FileInfo { name: name.into(), content_type: "text/plain".into(), ..Default::default() })),
+    }
 }
 
 fn chunk(bytes: &[u8]) -> UploadRequest {

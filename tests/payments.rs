@@ -206,7 +206,12 @@ async fn declined_charges_are_failed_payments_and_not_refundable() {
 async fn bad_payment_requests_name_their_fields() {
     let server = TestServer::start().await;
     let mut payments = server.payments();
-    let bad = CreatePaymentRequest { amount_minor: -5, currency: "usd".into(), customer_id: String::new(), description: "x".repeat(501) };
+    let bad = CreatePaymentRequest {
+        amount_minor: -5,
+        currency: "usd".into(),
+        customer_id: String::new(),
+        description: "x".repeat(501),
+    };
     let status = create(&mut payments, "k", bad).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(bad_fields(&status), ["amount_minor", "currency", "customer_id", "description"]);
@@ -227,7 +232,8 @@ async fn list_is_newest_first_in_pages_and_filters_by_customer() {
     let mut token = String::new();
     loop {
         let request = ListPaymentsRequest { page_size: 3, page_token: token, customer_id: String::new() };
-        let page = payments.list_payments(with_metadata(request, &[("x-api-key", API_KEY)])).await.unwrap().into_inner();
+        let page =
+            payments.list_payments(with_metadata(request, &[("x-api-key", API_KEY)])).await.unwrap().into_inner();
         seen.extend(page.payments.into_iter().map(|p| p.id));
         if page.next_page_token.is_empty() {
             break;

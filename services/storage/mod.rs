@@ -8,8 +8,15 @@
 //!   decided atomically (two racing calls with one key see one winner);
 //! * a payment's refunded total never exceeds its amount (checked inside the same atomic
 //!   step that records the refund).
+//!
+//! Three backends keep them: [`memory`] (ephemeral), [`sqlite`] (the durable default: one
+//! file under the data directory, group-committed) and [`postgres`] (shared by replicas).
+//! A write a durable backend has acknowledged has been committed to disk (SQLite with
+//! `synchronous=FULL`, PostgreSQL with its own commit durability).
 
 pub mod memory;
+mod sql;
+pub mod sqlite;
 
 use std::{pin::Pin, time::SystemTime};
 
@@ -268,6 +275,46 @@ pub trait FileStore: Send + Sync + 'static {
     async fn delete(&self, name: &str) -> StorageResult<bool>;
 }
 
+/// Why a store could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the database schema is newer than this switchboard (it has migration {0}, which this binary does \
+         not know); upgrade the binary"
+    )]
+    SchemaNewer(i64),
+    #[error("cannot migrate the database schema: {0}")]
+    Migrate(String),
+    #[error("cannot use {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+}
+
+/// The engine behind a set of stores, for health probes.
+#[derive(Clone)]
+pub enum Engine {
+    Memory,
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Engine {
+    /// Whether the engine answers now. Fails fast: pools time out acquiring in seconds.
+    pub async fn probe(&self) -> StorageResult<()> {
+        match self {
+            Engine::Memory => Ok(()),
+            Engine::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
+            Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
+        }
+    }
+
+    /// Whether state is shared with other processes (so health must follow the engine).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Engine::Postgres(_))
+    }
+}
+
 /// The stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -275,6 +322,7 @@ pub struct Stores {
     pub kv: std::sync::Arc<dyn KvStore>,
     pub payments: std::sync::Arc<dyn PaymentStore>,
     pub files: std::sync::Arc<dyn FileStore>,
+    pub engine: Engine,
 }
 
 impl Stores {
@@ -285,6 +333,19 @@ impl Stores {
             kv: std::sync::Arc::new(memory::MemoryKvStore::default()),
             payments: std::sync::Arc::new(memory::MemoryPaymentStore::default()),
             files: std::sync::Arc::new(memory::MemoryFileStore::default()),
+            engine: Engine::Memory,
         }
+    }
+
+    /// Durable stores in `data_dir` (created if missing): `switchboard.db` and `files/`.
+    pub async fn sqlite(data_dir: &std::path::Path) -> Result<Self, OpenError> {
+        let db = std::sync::Arc::new(sqlite::SqliteDb::open(data_dir).await?);
+        Ok(Self {
+            users: db.clone(),
+            kv: db.clone(),
+            payments: db.clone(),
+            files: db.clone(),
+            engine: Engine::Sqlite(db.read_pool()),
+        })
     }
 }

@@ -30,6 +30,9 @@ pub fn test_config() -> Config {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.payment_api_keys = vec![API_KEY.to_owned(), "sk_test_other".to_owned()];
     config.shutdown_grace = Duration::from_secs(5);
+    // Most tests are about service behaviour, not durability: memory is fast. The backend
+    // suite (storage_backends.rs) runs the same behaviour on every durable backend.
+    config.storage = switchboard::config::StorageMode::Memory;
     config
 }
 
@@ -99,4 +102,104 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|br| br.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage backends and the machine's shared engines.
+
+/// The PostgreSQL the scale-out tests use; `.ci/run` sets it. Absent: those tests are skipped,
+/// loudly. Present but unreachable: they fail.
+pub const DATABASE_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
+pub const NATS_URL_VAR: &str = "SWITCHBOARD_TEST_NATS_URL";
+
+/// The value of a test-engine variable, or `None` after printing a loud SKIPPED line.
+pub fn engine_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("SKIPPED: {test} — {var} is not set (.ci/run sets it; see README)");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, dropped when this is dropped, so tests never
+/// see each other's data and leave nothing behind.
+pub struct PgSchema {
+    admin_url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// `None` (and a SKIPPED line) when no test database is configured.
+    pub async fn create(test: &str) -> Option<Self> {
+        let admin_url = engine_url(DATABASE_URL_VAR, test)?;
+        let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR}={admin_url} is set but unreachable: {e}"));
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await.expect("create test schema");
+        Some(Self { admin_url, name })
+    }
+
+    /// The URL a server uses to live in this schema only.
+    pub fn url(&self) -> String {
+        let separator = if self.admin_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{}", self.admin_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; a thread with its own runtime may block.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Where a test server keeps its state.
+pub enum Backend {
+    Memory,
+    Sqlite(tempfile::TempDir),
+    Postgres(PgSchema),
+}
+
+impl Backend {
+    pub fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    pub async fn postgres(test: &str) -> Option<Self> {
+        PgSchema::create(test).await.map(Backend::Postgres)
+    }
+
+    /// Whether state outlives the server.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, Backend::Memory)
+    }
+
+    pub fn config(&self) -> Config {
+        let mut config = test_config();
+        match self {
+            Backend::Memory => config.storage = switchboard::config::StorageMode::Memory,
+            Backend::Sqlite(dir) => {
+                config.storage = switchboard::config::StorageMode::Sqlite;
+                config.data_dir = dir.path().to_owned();
+            }
+            Backend::Postgres(schema) => config.database_url = Some(schema.url()),
+        }
+        config
+    }
+
+    pub async fn start(&self) -> TestServer {
+        TestServer::start_with(self.config()).await
+    }
 }
