@@ -117,7 +117,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 /// under the data directory, or memory.
 async fn open_stores(config: &Config) -> Result<Stores, OpenError> {
     match (&config.database_url, config.storage) {
-        (Some(_url), _) => Err(OpenError::Connect("PostgreSQL support is not built yet".into())),
+        (Some(url), _) => Stores::postgres(url).await,
         (None, StorageMode::Sqlite) => Stores::sqlite(&config.data_dir).await,
         (None, StorageMode::Memory) => Ok(Stores::memory()),
     }

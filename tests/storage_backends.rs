@@ -311,3 +311,24 @@ backend_suite!(
     files_upload_replace_download_delete,
     state_survives_a_restart,
 );
+
+/// A database migrated by a newer switchboard must not be used by this one.
+#[tokio::test]
+async fn a_newer_schema_refuses_to_start_with_a_clear_message() {
+    let backend = Backend::sqlite();
+    backend.start().await.server.shutdown().await;
+    let Backend::Sqlite(dir) = &backend else { unreachable!() };
+    let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', TRUE, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let error = switchboard::server::start(backend.config()).await.err().expect("an older binary refuses");
+    let message = error.to_string();
+    assert!(message.contains("newer than this switchboard") && message.contains("upgrade"), "{message}");
+}

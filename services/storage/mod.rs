@@ -15,6 +15,7 @@
 //! `synchronous=FULL`, PostgreSQL with its own commit durability).
 
 pub mod memory;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 
@@ -346,6 +347,18 @@ impl Stores {
             payments: db.clone(),
             files: db.clone(),
             engine: Engine::Sqlite(db.read_pool()),
+        })
+    }
+
+    /// Stores in PostgreSQL at `url`, shareable by any number of replicas.
+    pub async fn postgres(url: &str) -> Result<Self, OpenError> {
+        let db = std::sync::Arc::new(postgres::PgDb::open(url).await?);
+        Ok(Self {
+            users: db.clone(),
+            kv: db.clone(),
+            payments: db.clone(),
+            files: db.clone(),
+            engine: Engine::Postgres(db.pool()),
         })
     }
 }
