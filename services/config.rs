@@ -82,6 +82,16 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_NATS_URL")]
     pub nats_url: Option<String>,
 
+    /// NATS subject that carries the chat room between replicas; replicas that should
+    /// form one room use the same one.
+    #[arg(long, env = "SWITCHBOARD_NATS_SUBJECT", default_value = "switchboard.chat.room")]
+    pub nats_subject: String,
+
+    /// How often each replica tells the others who its chat members are, e.g. `2s`. A
+    /// replica silent for three intervals has its members removed from the room.
+    #[arg(long, env = "SWITCHBOARD_CHAT_PRESENCE_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub chat_presence_interval: Duration,
+
     /// How long shutdown waits for open calls and streams before closing them, e.g. `30s`.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -140,6 +150,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.chat_member_queue == 0 {
             return Err(ConfigError::Invalid("--chat-member-queue must be at least 1".into()));
+        }
+        if self.chat_presence_interval < Duration::from_millis(50) {
+            return Err(ConfigError::Invalid("--chat-presence-interval must be at least 50ms".into()));
         }
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid("--max-message-bytes must be at least 1024".into()));

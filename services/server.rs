@@ -7,7 +7,12 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{server::NamedService, transport::server::TcpIncoming};
 
 use crate::{
-    chat::{ChatService, ChatSettings, bus::LocalBus, room::ChatRoom},
+    chat::{
+        ChatService, ChatSettings,
+        bus::{ChatBus, LocalBus},
+        nats::{NatsBus, NatsBusError},
+        room::ChatRoom,
+    },
     config::{Config, ConfigError, StorageMode},
     echo::EchoService,
     files::{FileLimits, FileService},
@@ -16,7 +21,7 @@ use crate::{
     middleware::status_codes::StatusCodesLayer,
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
-    storage::{OpenError, Stores},
+    storage::{Engine, OpenError, Stores},
     users::UserService,
 };
 
@@ -38,6 +43,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Storage(#[from] OpenError),
+    #[error(transparent)]
+    Bus(#[from] NatsBusError),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -48,6 +55,7 @@ pub struct RunningServer {
     health: HealthRegistry,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
+    health_probe: JoinHandle<()>,
     grace: Duration,
     using_development_api_key: bool,
 }
@@ -59,7 +67,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let (api_keys, using_development_api_key) = config.resolve_api_keys()?;
     let stores = open_stores(&config).await?;
 
-    let room = ChatRoom::new(Arc::new(LocalBus::new(config.chat_member_queue)));
+    let (bus, nats): (Arc<dyn ChatBus>, Option<Arc<NatsBus>>) = match &config.nats_url {
+        Some(url) => {
+            let nats = Arc::new(
+                NatsBus::connect(url, &config.nats_subject, config.chat_member_queue, config.chat_presence_interval)
+                    .await?,
+            );
+            (nats.clone(), Some(nats))
+        }
+        None => (Arc::new(LocalBus::new(config.chat_member_queue)), None),
+    };
+    let room = ChatRoom::new(bus);
     let users = UserService::new(Arc::clone(&stores.users)).into_server();
     let kv =
         KvService::new(Arc::clone(&stores.kv), KvLimits { max_value_bytes: config.kv_max_value_bytes }).into_server();
@@ -100,17 +118,66 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         let _ = stopped.await;
     }));
 
-    // Everything is in memory and ready as soon as the listener is.
+    // The stores and the bus are open: ready. From now on the probe follows the engines.
     health.set_all(Serving::Serving);
+    let health_probe = tokio::spawn(probe_engines(health.clone(), stores.engine.clone(), nats));
     tracing::info!(%grpc_addr, "gRPC listening");
     Ok(RunningServer {
         grpc_addr,
         health,
         stop: Some(stop),
         task,
+        health_probe,
         grace: config.shutdown_grace,
         using_development_api_key,
     })
+}
+
+/// How often the engines are probed for health.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps health true to the engines: the storage-backed services turn NOT_SERVING while the
+/// database does not answer, chat while NATS is disconnected, and both turn SERVING again by
+/// themselves when their engine is back. Other services are unaffected.
+async fn probe_engines(health: HealthRegistry, engine: Engine, nats: Option<Arc<NatsBus>>) {
+    let storage_services = [SERVICE_NAMES[0], SERVICE_NAMES[1], SERVICE_NAMES[3], SERVICE_NAMES[5]];
+    let chat_service = SERVICE_NAMES[2];
+    let mut storage_up = true;
+    let mut chat_up = true;
+    let mut ticks = tokio::time::interval(PROBE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if !matches!(engine, Engine::Memory) {
+            let up = match tokio::time::timeout(PROBE_INTERVAL * 2, engine.probe()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    if storage_up {
+                        tracing::warn!(%error, "storage is not answering");
+                    }
+                    false
+                }
+                Err(_elapsed) => false,
+            };
+            if up != storage_up {
+                storage_up = up;
+                let status = if up { Serving::Serving } else { Serving::NotServing };
+                tracing::info!(?status, "storage health changed");
+                for name in storage_services {
+                    health.set(name, status);
+                }
+            }
+        }
+        if let Some(nats) = &nats {
+            let up = nats.is_connected();
+            if up != chat_up {
+                chat_up = up;
+                let status = if up { Serving::Serving } else { Serving::NotServing };
+                tracing::info!(?status, "chat (NATS) health changed");
+                health.set(chat_service, status);
+            }
+        }
+    }
 }
 
 /// The stores the configuration asks for: PostgreSQL when a URL is given, else SQLite
@@ -140,6 +207,7 @@ impl RunningServer {
     /// Stops: health turns NOT_SERVING, the listener closes, open calls get the grace period
     /// to finish, and whatever is still open after it is closed.
     pub async fn shutdown(mut self) {
+        self.health_probe.abort();
         self.health.set_all(Serving::NotServing);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -160,5 +228,6 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         // A server dropped without shutdown() (a test that panicked) must not linger.
         self.task.abort();
+        self.health_probe.abort();
     }
 }

@@ -6,59 +6,16 @@
 mod common;
 
 use std::{
-    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
-use common::{API_KEY, connect, with_metadata};
+use common::{API_KEY, ChildServer, connect, with_metadata};
 use switchboard::pb::{
     CreatePaymentRequest, CreateUserRequest, GetPaymentRequest, GetRequest, GetUserRequest, Payment, SetRequest, User,
     kv_service_client::KvServiceClient, payment_service_client::PaymentServiceClient,
     user_service_client::UserServiceClient,
 };
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
-
-/// A `switchboard` process on an ephemeral port, and the address it reported.
-struct ChildServer {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-async fn spawn_server(data_dir: &std::path::Path) -> ChildServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["--listen", "127.0.0.1:0", "--storage", "sqlite", "--log-format", "json", "--log", "info"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--payment-api-keys", API_KEY])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn switchboard");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read the server's log") {
-            // {"...","fields":{"message":"switchboard ready; ...","grpc":"127.0.0.1:PORT"},...}
-            if let Some(start) = line.find("\"grpc\":\"") {
-                let rest = &line[start + 8..];
-                let end = rest.find('"').expect("closing quote");
-                return rest[..end].parse().expect("a socket address");
-            }
-        }
-        panic!("the server exited before it was ready");
-    })
-    .await
-    .expect("the server reports its address within 30 s");
-    // Keep draining the log so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    ChildServer { child, addr }
-}
 
 #[derive(Default)]
 struct Acknowledged {
@@ -109,7 +66,7 @@ async fn write_until_killed(addr: std::net::SocketAddr, writer: usize, acked: Ar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = spawn_server(dir.path()).await;
+    let mut server = ChildServer::spawn_sqlite(dir.path()).await;
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let writers: Vec<_> =
         (0..8).map(|w| tokio::spawn(write_until_killed(server.addr, w, Arc::clone(&acked)))).collect();
@@ -134,7 +91,7 @@ async fn acknowledged_writes_survive_sigkill() {
     );
     assert!(!acked.users.is_empty(), "the load acknowledged nothing before the kill; the test proves nothing");
 
-    let restarted = spawn_server(dir.path()).await;
+    let restarted = ChildServer::spawn_sqlite(dir.path()).await;
     let channel = connect(restarted.addr).await;
     let mut users = UserServiceClient::new(channel.clone());
     let mut kv = KvServiceClient::new(channel.clone());

@@ -19,6 +19,8 @@ pub enum ChatError {
     AlreadyJoined(String),
     #[error("empty request: set one of join, say, list_members, quit")]
     EmptyRequest,
+    #[error("chat is unavailable: the message bus cannot be reached; retry later")]
+    Unavailable,
 }
 
 impl From<Violations> for ChatError {
@@ -34,6 +36,7 @@ impl ChatError {
             ChatError::JoinTimeout(_) => Code::DeadlineExceeded,
             ChatError::NameTaken(_) => Code::AlreadyExists,
             ChatError::Invalid(_) | ChatError::EmptyRequest => Code::InvalidArgument,
+            ChatError::Unavailable => Code::Unavailable,
         }
     }
 }
