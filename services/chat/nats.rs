@@ -232,6 +232,10 @@ impl NatsBus {
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(3))
             .max_reconnects(None)
+            // Back soon after NATS is: retry quickly, at most every 2 s.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100 << attempts.min(5)).min(Duration::from_secs(2))
+            })
             .event_callback(|event| async move { tracing::info!(%event, "NATS connection event") })
             .connect(url)
             .await

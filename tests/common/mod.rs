@@ -152,7 +152,33 @@ impl PgSchema {
         let separator = if self.admin_url.contains('?') { '&' } else { '?' };
         format!("{}{separator}options=-c%20search_path%3D{}", self.admin_url, self.name)
     }
+
+    /// The database's `host:port`.
+    pub fn server_addr(&self) -> String {
+        authority(&self.admin_url).1.to_owned()
+    }
+
+    /// [`PgSchema::url`], but reaching the database through `via` (a proxy).
+    pub fn url_via(&self, via: SocketAddr) -> String {
+        with_host(&self.url(), via)
+    }
 }
+
+/// Splits `scheme://[user@]host:port/rest` into (`scheme://[user@]`, `host:port`, `/rest`).
+pub fn authority(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (&url[..host_start], &url[host_start..end], &url[end..])
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+pub fn with_host(url: &str, addr: SocketAddr) -> String {
+    let (head, _, tail) = authority(url);
+    format!("{head}{addr}{tail}")
+}
+
+impl PgSchema {}
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
