@@ -140,8 +140,13 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// database does not answer, chat while NATS is disconnected, and both turn SERVING again by
 /// themselves when their engine is back. Other services are unaffected.
 async fn probe_engines(health: HealthRegistry, engine: Engine, nats: Option<Arc<NatsBus>>) {
-    let storage_services = [SERVICE_NAMES[0], SERVICE_NAMES[1], SERVICE_NAMES[3], SERVICE_NAMES[5]];
-    let chat_service = SERVICE_NAMES[2];
+    let storage_services = [
+        <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME,
+        <pb::kv_service_server::KvServiceServer<KvService> as NamedService>::NAME,
+        <pb::payment_service_server::PaymentServiceServer<PaymentService> as NamedService>::NAME,
+        <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME,
+    ];
+    let chat_service = <pb::chat_service_server::ChatServiceServer<ChatService> as NamedService>::NAME;
     let mut storage_up = true;
     let mut chat_up = true;
     let mut ticks = tokio::time::interval(PROBE_INTERVAL);

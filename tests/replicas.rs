@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Streaming, transport::Channel};
 
-const PRESENCE: Duration = Duration::from_millis(300);
+const PRESENCE: Duration = Duration::from_millis(500);
 const WAIT: Duration = Duration::from_secs(10);
 
 struct Member {
@@ -133,6 +133,11 @@ async fn two_replicas_behave_as_one_service() {
     let welcome = bob.wait_for("welcome", |e| matches!(e, Event::Welcome(_))).await;
     let Event::Welcome(welcome) = welcome else { unreachable!() };
     assert_eq!(welcome.members, ["alice", "bob"], "bob's welcome lists the member on the other replica");
+
+    // A name in use on the other replica is taken here too.
+    let mut second_bob = join(cluster.a.new_connection().await, "bob").await;
+    let refused = tokio::time::timeout(WAIT, second_bob.events.next()).await.expect("an answer").expect("a status");
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::AlreadyExists);
 
     alice.say("hello from A").await;
     bob.wait_for(

@@ -309,11 +309,6 @@ impl Engine {
             Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
         }
     }
-
-    /// Whether state is shared with other processes (so health must follow the engine).
-    pub fn is_remote(&self) -> bool {
-        matches!(self, Engine::Postgres(_))
-    }
 }
 
 /// The stores a server runs on.
