@@ -236,6 +236,11 @@ async fn files_upload_replace_download_delete(backend: Backend) {
 
     let replaced = upload(&server, "report.bin", b"second version").await.unwrap();
     assert_eq!(download(&server, "report.bin").await.unwrap(), (replaced.clone(), b"second version".to_vec()));
+    // Larger than one stored chunk of any backend (PostgreSQL cuts at 1 MiB).
+    let large: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    let stored = upload(&server, "large.bin", &large).await.unwrap();
+    assert_eq!(download(&server, "large.bin").await.unwrap(), (stored, large));
+    server.files().delete_file(DeleteFileRequest { name: "large.bin".into() }).await.unwrap();
     upload(&server, "a.txt", b"a").await.unwrap();
     upload(&server, "empty.txt", b"").await.unwrap();
     assert_eq!(download(&server, "empty.txt").await.unwrap().1, b"");

@@ -420,39 +420,70 @@ impl PaymentStore for PgDb {
 
 // ---------------------------------------------------------------------------------------------
 
-/// An upload held in memory (bounded by the service's upload limit) and written in one
-/// transaction at commit, so a failed upload never touches the database.
+/// An upload streamed into `file_chunks` under a fresh blob id as it arrives (so memory
+/// stays at one chunk per upload), made visible at commit by pointing the file's name at the
+/// blob in one transaction. An abandoned upload's chunks are deleted when it is dropped; a
+/// crash mid-upload leaves unreferenced chunks, which nothing reads.
 struct PgUpload {
     pool: PgPool,
-    content: BytesMut,
+    blob: String,
+    next_seq: i64,
+    pending: BytesMut,
+    committed: bool,
+}
+
+impl PgUpload {
+    async fn store_chunk(&mut self, data: &[u8]) -> StorageResult<()> {
+        sqlx::query("INSERT INTO file_chunks (blob, seq, data) VALUES ($1, $2, $3)")
+            .bind(&self.blob)
+            .bind(self.next_seq)
+            .bind(data)
+            .execute(&self.pool)
+            .await
+            .map_err(sql::error)?;
+        self.next_seq += 1;
+        Ok(())
+    }
+}
+
+impl Drop for PgUpload {
+    fn drop(&mut self) {
+        if self.committed || self.next_seq == 0 {
+            return;
+        }
+        let (pool, blob) = (self.pool.clone(), self.blob.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = sqlx::query("DELETE FROM file_chunks WHERE blob = $1").bind(blob).execute(&pool).await;
+            });
+        }
+    }
 }
 
 #[async_trait]
 impl FileUpload for PgUpload {
     async fn write(&mut self, chunk: Bytes) -> StorageResult<()> {
-        self.content.extend_from_slice(&chunk);
+        self.pending.extend_from_slice(&chunk);
+        while self.pending.len() >= CHUNK {
+            let full = self.pending.split_to(CHUNK);
+            self.store_chunk(&full).await?;
+        }
         Ok(())
     }
 
-    async fn commit(self: Box<Self>, record: FileRecord) -> StorageResult<FileRecord> {
-        let blob = uuid::Uuid::new_v4().simple().to_string();
+    async fn commit(mut self: Box<Self>, record: FileRecord) -> StorageResult<FileRecord> {
+        if !self.pending.is_empty() {
+            let rest = self.pending.split();
+            self.store_chunk(&rest).await?;
+        }
         let mut tx = self.pool.begin().await.map_err(sql::error)?;
-        // One upload per name at a time across replicas, so the old blob found is the one
+        // One commit per name at a time across replicas, so the old blob found is the one
         // replaced.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(&record.name)
             .execute(&mut *tx)
             .await
             .map_err(sql::error)?;
-        for (seq, chunk) in self.content.chunks(CHUNK).enumerate() {
-            sqlx::query("INSERT INTO file_chunks (blob, seq, data) VALUES ($1, $2, $3)")
-                .bind(&blob)
-                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                .bind(chunk)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql::error)?;
-        }
         let old = sqlx::query_scalar::<_, String>("SELECT blob FROM files WHERE name = $1")
             .bind(&record.name)
             .fetch_optional(&mut *tx)
@@ -463,7 +494,7 @@ impl FileUpload for PgUpload {
              ON CONFLICT (name) DO UPDATE SET blob = $2, size = $3, content_type = $4, sha256 = $5, create_time = $6",
         )
         .bind(&record.name)
-        .bind(&blob)
+        .bind(&self.blob)
         .bind(i64::try_from(record.size).unwrap_or(i64::MAX))
         .bind(&record.content_type)
         .bind(&record.sha256)
@@ -479,6 +510,7 @@ impl FileUpload for PgUpload {
                 .map_err(sql::error)?;
         }
         tx.commit().await.map_err(sql::error)?;
+        self.committed = true;
         Ok(record)
     }
 }
@@ -486,7 +518,13 @@ impl FileUpload for PgUpload {
 #[async_trait]
 impl FileStore for PgDb {
     async fn begin_upload(&self, _name: &str) -> StorageResult<Box<dyn FileUpload>> {
-        Ok(Box::new(PgUpload { pool: self.pool.clone(), content: BytesMut::new() }))
+        Ok(Box::new(PgUpload {
+            pool: self.pool.clone(),
+            blob: uuid::Uuid::new_v4().simple().to_string(),
+            next_seq: 0,
+            pending: BytesMut::new(),
+            committed: false,
+        }))
     }
 
     async fn open(&self, name: &str) -> StorageResult<Option<(FileRecord, FileContent)>> {
