@@ -296,7 +296,7 @@ pub enum OpenError {
 #[derive(Clone)]
 pub enum Engine {
     Memory,
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(std::sync::Arc<sqlite::SqliteDb>),
     Postgres(sqlx::PgPool),
 }
 
@@ -305,7 +305,7 @@ impl Engine {
     pub async fn probe(&self) -> StorageResult<()> {
         match self {
             Engine::Memory => Ok(()),
-            Engine::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
+            Engine::Sqlite(db) => db.probe().await,
             Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
         }
     }
@@ -341,7 +341,7 @@ impl Stores {
             kv: db.clone(),
             payments: db.clone(),
             files: db.clone(),
-            engine: Engine::Sqlite(db.read_pool()),
+            engine: Engine::Sqlite(db),
         })
     }
 

@@ -113,8 +113,11 @@ impl SqliteDb {
         Ok(Self { writer: Writer { jobs }, read, blobs, tmp })
     }
 
-    pub fn read_pool(&self) -> SqlitePool {
-        self.read.clone()
+    /// Whether reads are answered and the writer task takes writes. The write is empty, so
+    /// its commit changes no page and costs no fsync.
+    pub async fn probe(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(sql::error)?;
+        self.writer.write(|_conn| Box::pin(async { Ok::<_, StorageError>(()) })).await
     }
 }
 
