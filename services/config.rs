@@ -98,6 +98,34 @@ pub struct Config {
     /// line and is skipped.
     #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_LINE_BYTES", default_value_t = 64 * 1024)]
     pub legacy_max_line_bytes: usize,
+    /// Where state lives when no --database-url is given: `sqlite` (durable, under
+    /// --data-dir) or `memory` (gone when the process exits; for tests and demos).
+    #[arg(long, env = "SWITCHBOARD_STORAGE", value_enum, default_value_t = StorageMode::Sqlite)]
+    pub storage: StorageMode,
+
+    /// Directory of the SQLite database and uploaded files (created if missing).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL, e.g. `postgres://user@host/db`. When given, all state lives there
+    /// (overriding --storage), so several replicas can share it.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// NATS URL, e.g. `nats://127.0.0.1:4222`. When given, chat rooms span every replica
+    /// connected to the same NATS.
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// NATS subject that carries the chat room between replicas; replicas that should
+    /// form one room use the same one.
+    #[arg(long, env = "SWITCHBOARD_NATS_SUBJECT", default_value = "switchboard.chat.room")]
+    pub nats_subject: String,
+
+    /// How often each replica tells the others who its chat members are, e.g. `2s`. A
+    /// replica silent for three intervals has its members removed from the room.
+    #[arg(long, env = "SWITCHBOARD_CHAT_PRESENCE_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub chat_presence_interval: Duration,
 
     /// How long shutdown waits for open calls and streams before closing them, e.g. `30s`.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -231,6 +259,12 @@ impl fmt::Display for LegacyListen {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageMode {
+    Sqlite,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -336,6 +370,9 @@ impl Config {
         }
         if self.legacy_max_line_bytes < 256 {
             return Err(ConfigError::Invalid("--legacy-max-line-bytes must be at least 256".into()));
+        }
+        if self.chat_presence_interval < Duration::from_millis(50) {
+            return Err(ConfigError::Invalid("--chat-presence-interval must be at least 50ms".into()));
         }
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid("--max-message-bytes must be at least 1024".into()));

@@ -42,8 +42,13 @@ use tower::util::BoxCloneSyncService;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    chat::{ChatService, ChatSettings, bus::LocalBus, room::ChatRoom},
-    config::{Config, ConfigError},
+    chat::{
+        ChatService, ChatSettings,
+        bus::{ChatBus, LocalBus},
+        nats::{NatsBus, NatsBusError},
+        room::ChatRoom,
+    },
+    config::{Config, ConfigError, StorageMode},
     debug::DebugService,
     echo::EchoService,
     files::{FileLimits, FileService},
@@ -60,7 +65,7 @@ use crate::{
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
     pb,
     shutdown::Shutdown,
-    storage::Stores,
+    storage::{Engine, OpenError, Stores},
     users::UserService,
 };
 
@@ -94,6 +99,10 @@ pub enum StartError {
     Descriptors(#[from] prost::DecodeError),
     #[error(transparent)]
     LegacyBind(#[from] legacy::BindError),
+    #[error(transparent)]
+    Storage(#[from] OpenError),
+    #[error(transparent)]
+    Bus(#[from] NatsBusError),
     #[error("invalid TLS configuration: {0}")]
     Tls(#[source] tonic::transport::Error),
 }
@@ -107,6 +116,9 @@ pub struct RunningServer {
     shutdown: Shutdown,
     stores: Stores,
     metrics: Arc<Metrics>,
+    /// Keeps health true to PostgreSQL/SQLite and NATS; stopped first when draining, so it
+    /// cannot turn a service SERVING again.
+    health_probe: JoinHandle<()>,
     /// `None` once awaited to completion.
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     /// Helpers that run as long as the server: the metrics listener, rate-limit housekeeping.
@@ -126,10 +138,20 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let tls = config.read_tls()?;
     let shutdown = Shutdown::new();
     let metrics = Metrics::new();
-    let stores = Stores::memory().timed(metrics.storage_commit.clone());
+    let stores = open_stores(&config).await?.timed(metrics.storage_commit.clone());
     let mut helpers = Vec::new();
 
-    let room = ChatRoom::new(Arc::new(LocalBus::new(config.chat_member_queue)));
+    let (bus, nats): (Arc<dyn ChatBus>, Option<Arc<NatsBus>>) = match &config.nats_url {
+        Some(url) => {
+            let nats = Arc::new(
+                NatsBus::connect(url, &config.nats_subject, config.chat_member_queue, config.chat_presence_interval)
+                    .await?,
+            );
+            (nats.clone(), Some(nats))
+        }
+        None => (Arc::new(LocalBus::new(config.chat_member_queue)), None),
+    };
+    let room = ChatRoom::new(bus);
     {
         let room = Arc::clone(&room);
         metrics.add_sampler(move |m| m.chat_members.set(i64::try_from(room.member_names().len()).unwrap_or(i64::MAX)));
@@ -288,8 +310,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let draining = shutdown.clone();
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move { draining.draining().await }));
 
-    // Everything is in memory and ready as soon as the listener is.
+    // The stores and the bus are open: ready. From now on the probe follows the engines.
     health.set_all(Serving::Serving);
+    let health_probe = tokio::spawn(probe_engines(health.clone(), stores.engine.clone(), nats));
     tracing::info!(
         %grpc_addr,
         tls = tls.is_some(),
@@ -305,6 +328,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown,
         stores,
         metrics,
+        health_probe,
         task: Some(task),
         helpers,
         grace: config.shutdown_grace,
@@ -381,6 +405,7 @@ impl RunningServer {
     /// cut; storage is flushed last.
     pub async fn shutdown(mut self) {
         let deadline = Instant::now() + self.grace;
+        self.health_probe.abort();
         self.health.set_all(Serving::NotServing);
         tracing::info!(grace = ?self.grace, delay = ?self.delay, "draining: health is NOT_SERVING");
         if !self.delay.is_zero() {
@@ -422,6 +447,68 @@ impl RunningServer {
     }
 }
 
+/// How often the engines are probed for health.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps health true to the engines: the storage-backed services turn NOT_SERVING while the
+/// database does not answer, chat while NATS is disconnected, and both turn SERVING again by
+/// themselves when their engine is back. Other services are unaffected.
+async fn probe_engines(health: HealthRegistry, engine: Engine, nats: Option<Arc<NatsBus>>) {
+    let storage_services = [
+        <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME,
+        <pb::kv_service_server::KvServiceServer<KvService> as NamedService>::NAME,
+        <pb::payment_service_server::PaymentServiceServer<PaymentService> as NamedService>::NAME,
+        <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME,
+    ];
+    let chat_service = <pb::chat_service_server::ChatServiceServer<ChatService> as NamedService>::NAME;
+    let mut storage_up = true;
+    let mut chat_up = true;
+    let mut ticks = tokio::time::interval(PROBE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if !matches!(engine, Engine::Memory) {
+            let up = match tokio::time::timeout(PROBE_INTERVAL * 2, engine.probe()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    if storage_up {
+                        tracing::warn!(%error, "storage is not answering");
+                    }
+                    false
+                }
+                Err(_elapsed) => false,
+            };
+            if up != storage_up {
+                storage_up = up;
+                let status = if up { Serving::Serving } else { Serving::NotServing };
+                tracing::info!(?status, "storage health changed");
+                for name in storage_services {
+                    health.set(name, status);
+                }
+            }
+        }
+        if let Some(nats) = &nats {
+            let up = nats.is_connected();
+            if up != chat_up {
+                chat_up = up;
+                let status = if up { Serving::Serving } else { Serving::NotServing };
+                tracing::info!(?status, "chat (NATS) health changed");
+                health.set(chat_service, status);
+            }
+        }
+    }
+}
+
+/// The stores the configuration asks for: PostgreSQL when a URL is given, else SQLite
+/// under the data directory, or memory.
+async fn open_stores(config: &Config) -> Result<Stores, OpenError> {
+    match (&config.database_url, config.storage) {
+        (Some(url), _) => Stores::postgres(url).await,
+        (None, StorageMode::Sqlite) => Stores::sqlite(&config.data_dir).await,
+        (None, StorageMode::Memory) => Ok(Stores::memory()),
+    }
+}
+
 fn report(result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>) {
     match result {
         Ok(Ok(())) => tracing::debug!("gRPC listener drained"),
@@ -434,6 +521,7 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         // A server dropped without shutdown() (a test that panicked) must not linger.
         self.shutdown.force();
+        self.health_probe.abort();
         if let Some(task) = &self.task {
             task.abort();
         }

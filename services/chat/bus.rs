@@ -54,6 +54,14 @@ pub trait ChatBus: Send + Sync + 'static {
     fn publish(&self, event: RoomEvent);
     /// Events published from now on.
     fn subscribe(&self) -> Box<dyn Subscription>;
+    /// Members connected to other replicas (none for a bus inside one process).
+    fn remote_members(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether events published now reach the room; `false` while a broker is unreachable.
+    fn is_available(&self) -> bool {
+        true
+    }
 }
 
 /// Fan-out inside this process over a `tokio::sync::broadcast` ring. The ring is the bounded

@@ -21,6 +21,8 @@ pub enum ChatError {
     EmptyRequest,
     #[error("the server is shutting down; reconnect to join")]
     ShuttingDown,
+    #[error("chat is unavailable: the message bus cannot be reached; retry later")]
+    Unavailable,
 }
 
 impl From<Violations> for ChatError {
@@ -37,6 +39,7 @@ impl ChatError {
             ChatError::NameTaken(_) => Code::AlreadyExists,
             ChatError::Invalid(_) | ChatError::EmptyRequest => Code::InvalidArgument,
             ChatError::ShuttingDown => Code::Unavailable,
+            ChatError::Unavailable => Code::Unavailable,
         }
     }
 }

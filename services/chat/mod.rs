@@ -7,6 +7,7 @@
 
 pub mod bus;
 mod error;
+pub mod nats;
 pub mod room;
 
 use std::{sync::Arc, time::Duration, time::SystemTime};

@@ -38,21 +38,32 @@ impl ChatRoom {
     /// join notice, so it sees itself join and then everything after.
     pub fn join(self: &Arc<Self>, name: &str) -> Result<Member, ChatError> {
         check_name(name).map_err(|d| ChatError::from(Violations::single("join.name", d)))?;
+        if !self.bus.is_available() {
+            return Err(ChatError::Unavailable);
+        }
+        let remote = self.bus.remote_members();
         let mut members = self.members();
-        if !members.insert(name.to_owned()) {
+        // Across replicas this is best effort: two replicas may admit one name at the same
+        // instant, before either hears of the other's join.
+        if remote.iter().any(|member| member == name) || !members.insert(name.to_owned()) {
             return Err(ChatError::NameTaken(name.to_owned()));
         }
         let subscription = self.bus.subscribe();
         // Published under the lock so that the member list each joiner is given matches the
         // order of join and leave notices everyone receives.
         self.bus.publish(RoomEvent::Joined { name: name.to_owned() });
-        let members_at_join = members.iter().cloned().collect();
+        let mut members_at_join: Vec<String> = members.iter().cloned().chain(remote).collect();
+        members_at_join.sort();
+        members_at_join.dedup();
         Ok(Member { room: Arc::clone(self), name: name.to_owned(), subscription, members_at_join, left: false })
     }
 
-    /// The names in the room, sorted.
+    /// The names in the room, on every replica, sorted.
     pub fn member_names(&self) -> Vec<String> {
-        self.members().iter().cloned().collect()
+        let mut names: Vec<String> = self.members().iter().cloned().chain(self.bus.remote_members()).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn leave(&self, name: &str, reason: LeaveReason) {
@@ -89,6 +100,9 @@ impl Member {
     /// Sends a message to everyone, this member included.
     pub fn say(&self, text: &str) -> Result<(), ChatError> {
         check_text(text).map_err(|d| ChatError::from(Violations::single("say.text", d)))?;
+        if !self.room.bus.is_available() {
+            return Err(ChatError::Unavailable);
+        }
         self.room.bus.publish(RoomEvent::Message { from: self.name.clone(), text: text.to_owned() });
         Ok(())
     }

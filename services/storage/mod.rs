@@ -8,8 +8,16 @@
 //!   decided atomically (two racing calls with one key see one winner);
 //! * a payment's refunded total never exceeds its amount (checked inside the same atomic
 //!   step that records the refund).
+//!
+//! Three backends keep them: [`memory`] (ephemeral), [`sqlite`] (the durable default: one
+//! file under the data directory, group-committed) and [`postgres`] (shared by replicas).
+//! A write a durable backend has acknowledged has been committed to disk (SQLite with
+//! `synchronous=FULL`, PostgreSQL with its own commit durability).
 
 pub mod memory;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
 mod timed;
 
 use std::{pin::Pin, time::SystemTime};
@@ -269,6 +277,41 @@ pub trait FileStore: Send + Sync + 'static {
     async fn delete(&self, name: &str) -> StorageResult<bool>;
 }
 
+/// Why a store could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the database schema is newer than this switchboard (it has migration {0}, which this binary does \
+         not know); upgrade the binary"
+    )]
+    SchemaNewer(i64),
+    #[error("cannot migrate the database schema: {0}")]
+    Migrate(String),
+    #[error("cannot use {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+}
+
+/// The engine behind a set of stores, for health probes.
+#[derive(Clone)]
+pub enum Engine {
+    Memory,
+    Sqlite(std::sync::Arc<sqlite::SqliteDb>),
+    Postgres(sqlx::PgPool),
+}
+
+impl Engine {
+    /// Whether the engine answers now. Fails fast: pools time out acquiring in seconds.
+    pub async fn probe(&self) -> StorageResult<()> {
+        match self {
+            Engine::Memory => Ok(()),
+            Engine::Sqlite(db) => db.probe().await,
+            Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
+        }
+    }
+}
+
 /// The stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -276,6 +319,7 @@ pub struct Stores {
     pub kv: std::sync::Arc<dyn KvStore>,
     pub payments: std::sync::Arc<dyn PaymentStore>,
     pub files: std::sync::Arc<dyn FileStore>,
+    pub engine: Engine,
 }
 
 impl Stores {
@@ -286,13 +330,40 @@ impl Stores {
             kv: std::sync::Arc::new(memory::MemoryKvStore::default()),
             payments: std::sync::Arc::new(memory::MemoryPaymentStore::default()),
             files: std::sync::Arc::new(memory::MemoryFileStore::default()),
+            engine: Engine::Memory,
         }
     }
 
-    /// Makes every accepted write durable and releases the engine: the last step of a
-    /// graceful shutdown, after the last call has finished. In memory there is nothing to
-    /// write; a durable backend flushes and closes here.
+    /// The last step of a graceful shutdown, after the last call has finished. Every backend
+    /// commits each write durably before acknowledging it (SQLite with `synchronous=FULL`
+    /// through the group-commit writer, PostgreSQL by its own commit), so nothing is buffered
+    /// here to write; what is left is to make sure the engine still answers, so a failure at
+    /// the very end is logged rather than silent.
     pub async fn flush(&self) -> StorageResult<()> {
-        Ok(())
+        self.engine.probe().await
+    }
+
+    /// Durable stores in `data_dir` (created if missing): `switchboard.db` and `files/`.
+    pub async fn sqlite(data_dir: &std::path::Path) -> Result<Self, OpenError> {
+        let db = std::sync::Arc::new(sqlite::SqliteDb::open(data_dir).await?);
+        Ok(Self {
+            users: db.clone(),
+            kv: db.clone(),
+            payments: db.clone(),
+            files: db.clone(),
+            engine: Engine::Sqlite(db),
+        })
+    }
+
+    /// Stores in PostgreSQL at `url`, shareable by any number of replicas.
+    pub async fn postgres(url: &str) -> Result<Self, OpenError> {
+        let db = std::sync::Arc::new(postgres::PgDb::open(url).await?);
+        Ok(Self {
+            users: db.clone(),
+            kv: db.clone(),
+            payments: db.clone(),
+            files: db.clone(),
+            engine: Engine::Postgres(db.pool()),
+        })
     }
 }

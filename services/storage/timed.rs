@@ -30,6 +30,7 @@ impl Stores {
             kv: Arc::new(Timed { inner: self.kv, histogram: histogram.clone() }),
             payments: Arc::new(Timed { inner: self.payments, histogram: histogram.clone() }),
             files: Arc::new(Timed { inner: self.files, histogram }),
+            engine: self.engine,
         }
     }
 }

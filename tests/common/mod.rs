@@ -9,6 +9,8 @@ pub mod raw;
 
 use std::{net::SocketAddr, time::Duration};
 
+use tokio::io::AsyncBufReadExt as _;
+
 use switchboard::{
     config::{Config, LegacyListen},
     legacy::Protocol,
@@ -40,6 +42,9 @@ pub fn test_config() -> Config {
     config.legacy_chat_listen = loopback;
     config.legacy_echo_listen = loopback;
     config.legacy_binary_listen = loopback;
+    // Most tests are about service behaviour, not durability: memory is fast. The backend
+    // suite (storage_backends.rs) runs the same behaviour on every durable backend.
+    config.storage = switchboard::config::StorageMode::Memory;
     config
 }
 
@@ -129,4 +134,183 @@ pub fn raw_h2(addr: SocketAddr) -> (RawH2, tonic::codegen::http::Uri) {
     let client =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).http2_only(true).build_http();
     (client, format!("http://{addr}").parse().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage backends and the machine's shared engines.
+
+/// The PostgreSQL the scale-out tests use; `.ci/run` sets it. Absent: those tests are skipped,
+/// loudly. Present but unreachable: they fail.
+pub const DATABASE_URL_VAR: &str = "SWITCHBOARD_TEST_DATABASE_URL";
+pub const NATS_URL_VAR: &str = "SWITCHBOARD_TEST_NATS_URL";
+
+/// The value of a test-engine variable, or `None` after printing a loud SKIPPED line.
+pub fn engine_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // Straight to the process's stderr: the test harness captures eprintln! of passing
+            // tests, and a skip must be seen.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {test} — {var} is not set (.ci/run sets it; see README)");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, dropped when this is dropped, so tests never
+/// see each other's data and leave nothing behind.
+pub struct PgSchema {
+    admin_url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// `None` (and a SKIPPED line) when no test database is configured.
+    pub async fn create(test: &str) -> Option<Self> {
+        let admin_url = engine_url(DATABASE_URL_VAR, test)?;
+        let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR}={admin_url} is set but unreachable: {e}"));
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await.expect("create test schema");
+        Some(Self { admin_url, name })
+    }
+
+    /// The URL a server uses to live in this schema only.
+    pub fn url(&self) -> String {
+        let separator = if self.admin_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{}", self.admin_url, self.name)
+    }
+
+    /// The database's `host:port`.
+    pub fn server_addr(&self) -> String {
+        authority(&self.admin_url).1.to_owned()
+    }
+
+    /// [`PgSchema::url`], but reaching the database through `via` (a proxy).
+    pub fn url_via(&self, via: SocketAddr) -> String {
+        with_host(&self.url(), via)
+    }
+}
+
+/// Splits `scheme://[user@]host:port/rest` into (`scheme://[user@]`, `host:port`, `/rest`).
+pub fn authority(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (&url[..host_start], &url[host_start..end], &url[end..])
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+pub fn with_host(url: &str, addr: SocketAddr) -> String {
+    let (head, _, tail) = authority(url);
+    format!("{head}{addr}{tail}")
+}
+
+impl PgSchema {}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; a thread with its own runtime may block.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Where a test server keeps its state.
+pub enum Backend {
+    Memory,
+    Sqlite(tempfile::TempDir),
+    Postgres(PgSchema),
+}
+
+impl Backend {
+    pub fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    pub async fn postgres(test: &str) -> Option<Self> {
+        PgSchema::create(test).await.map(Backend::Postgres)
+    }
+
+    /// Whether state outlives the server.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, Backend::Memory)
+    }
+
+    pub fn config(&self) -> Config {
+        let mut config = test_config();
+        match self {
+            Backend::Memory => config.storage = switchboard::config::StorageMode::Memory,
+            Backend::Sqlite(dir) => {
+                config.storage = switchboard::config::StorageMode::Sqlite;
+                config.data_dir = dir.path().to_owned();
+            }
+            Backend::Postgres(schema) => config.database_url = Some(schema.url()),
+        }
+        config
+    }
+
+    pub async fn start(&self) -> TestServer {
+        TestServer::start_with(self.config()).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server as a child process, for tests that kill it.
+
+/// A `switchboard` process on an ephemeral port, and the address it reported.
+pub struct ChildServer {
+    pub child: tokio::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ChildServer {
+    /// A durable server on SQLite in `data_dir`.
+    pub async fn spawn_sqlite(data_dir: &std::path::Path) -> ChildServer {
+        let dir = data_dir.to_string_lossy().into_owned();
+        Self::spawn(&["--storage", "sqlite", "--data-dir", &dir]).await
+    }
+
+    /// The `switchboard` binary with `args` on top of a loopback port, JSON logs and the
+    /// test API key; returns once it reports its address.
+    pub async fn spawn(args: &[&str]) -> ChildServer {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--log", "info"])
+            .args(["--payment-api-keys", API_KEY])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn switchboard");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read the server's log") {
+                // {"...","fields":{"message":"switchboard ready; ...","grpc":"127.0.0.1:PORT"},...}
+                if let Some(start) = line.find("\"grpc\":\"") {
+                    let rest = &line[start + 8..];
+                    let end = rest.find('"').expect("closing quote");
+                    return rest[..end].parse().expect("a socket address");
+                }
+            }
+            panic!("the server exited before it was ready");
+        })
+        .await
+        .expect("the server reports its address within 30 s");
+        // Keep draining the log so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ChildServer { child, addr }
+    }
 }

@@ -1,0 +1,780 @@
+//! The durable default: every store in one SQLite database (`<data-dir>/switchboard.db`, WAL,
+//! `synchronous=FULL`) and file contents beside it (`<data-dir>/files/blobs/`).
+//!
+//! Writes go through one writer task that owns the only writing connection: it takes every
+//! write that is waiting (up to [`MAX_BATCH`]), runs each in its own savepoint inside one
+//! transaction, commits once — one fsync for the whole batch — and only then answers each
+//! caller. So an acknowledged write is on disk, and many concurrent writers share fsyncs
+//! (group commit). One writer also makes every write atomic with respect to the others,
+//! which is what the invariants of [`super`] need. Reads run on a small pool of read-only
+//! connections, which WAL lets proceed while the writer commits.
+
+use std::{
+    collections::HashSet,
+    future::Future,
+    path::{Path, PathBuf},
+    pin::Pin,
+    str::FromStr,
+    time::{Duration, SystemTime},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::{
+    ConnectOptions, Connection, SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::{mpsc, oneshot},
+};
+
+use super::{
+    sql::{self, FILE_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS, USER_COLUMNS, to_nanos},
+    *,
+};
+
+/// Most writes one transaction carries. Bounds how long the first caller of a batch waits
+/// behind the others.
+pub const MAX_BATCH: usize = 256;
+/// Writes that may wait for the writer; callers beyond this wait to enqueue (backpressure).
+const QUEUE: usize = 4096;
+const READ_CHUNK: usize = 64 * 1024;
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Called once the batch that ran a write has committed (`Ok`) or failed.
+type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+/// One write: runs on the writer's connection inside the batch transaction, says whether it
+/// succeeded (else its savepoint is rolled back), and how to answer its caller.
+type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Reply)> + Send>;
+
+/// The way to the writer task.
+#[derive(Clone)]
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+pub struct SqliteDb {
+    writer: Writer,
+    read: SqlitePool,
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io { path: path.to_owned(), source }
+}
+
+impl SqliteDb {
+    pub async fn open(data_dir: &Path) -> Result<Self, OpenError> {
+        let files = data_dir.join("files");
+        let blobs = files.join("blobs");
+        let tmp = files.join("tmp");
+        for dir in [data_dir, &files, &blobs, &tmp] {
+            tokio::fs::create_dir_all(dir).await.map_err(io_error(dir))?;
+        }
+        let db_path = data_dir.join("switchboard.db");
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| OpenError::Connect(e.to_string()))?
+            .filename(&db_path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit returns only after the WAL is fsynced — the durability promise.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .disable_statement_logging();
+
+        let mut writer = options.connect().await.map_err(|e| OpenError::Connect(e.to_string()))?;
+        sql::migrator(MIGRATIONS).run(&mut writer).await.map_err(sql::migrate_error)?;
+
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?;
+
+        // Leftovers of a crash: uploads that never completed, and blobs renamed into place
+        // whose metadata never committed. Nothing refers to either.
+        let referenced: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT blob FROM files")
+            .fetch_all(&mut writer)
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?
+            .into_iter()
+            .collect();
+        remove_unreferenced(&tmp, &HashSet::new()).await.map_err(io_error(&tmp))?;
+        remove_unreferenced(&blobs, &referenced).await.map_err(io_error(&blobs))?;
+
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run_writer(writer, queue));
+        tracing::info!(path = %db_path.display(), "SQLite storage open");
+        Ok(Self { writer: Writer { jobs }, read, blobs, tmp })
+    }
+
+    /// Whether reads are answered and the writer task takes writes. The write is empty, so
+    /// its commit changes no page and costs no fsync.
+    pub async fn probe(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(sql::error)?;
+        self.writer.write(|_conn| Box::pin(async { Ok::<_, StorageError>(()) })).await
+    }
+}
+
+impl Writer {
+    /// Runs `work` in the next batch and returns its result once the batch is durable.
+    async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let result = work(conn).await;
+                let ok = result.is_ok();
+                let reply: Reply = Box::new(move |committed: Result<(), StorageError>| {
+                    let _ = answer.send(committed.map_err(E::from).and(result));
+                });
+                (ok, reply)
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| StorageError::Unavailable("the SQLite writer has stopped".into()))?;
+        // A dropped answer means the batch failed before this write ran.
+        answered.await.unwrap_or_else(|_| Err(StorageError::Unavailable("the write was not committed".into()).into()))
+    }
+}
+
+async fn remove_unreferenced(dir: &Path, keep: &HashSet<String>) -> std::io::Result<()> {
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name) {
+            tracing::info!(file = %entry.path().display(), "removing an unreferenced file left by a crash");
+            tokio::fs::remove_file(entry.path()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The group-commit loop. Ends when every [`SqliteDb`] handle is gone.
+async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut replies = Vec::with_capacity(batch.len());
+        let outcome = run_batch(&mut conn, &mut batch, &mut replies).await;
+        if let Err(error) = &outcome {
+            tracing::error!(%error, writes = replies.len(), "SQLite batch failed; rolling back");
+            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+        }
+        for reply in replies {
+            reply(outcome.as_ref().map(|_| ()).map_err(|e| StorageError::Unavailable(e.to_string())));
+        }
+        // Jobs that did not run are dropped here; their callers get UNAVAILABLE.
+        batch.clear();
+    }
+    let _ = conn.close().await;
+}
+
+async fn run_batch(
+    conn: &mut SqliteConnection,
+    batch: &mut Vec<Job>,
+    replies: &mut Vec<Reply>,
+) -> Result<(), sqlx::Error> {
+    // IMMEDIATE: take the write lock now rather than at the first write.
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    for job in batch.drain(..) {
+        sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;
+        let (ok, reply) = job(conn).await;
+        replies.push(reply);
+        if !ok {
+            sqlx::query("ROLLBACK TO write").execute(&mut *conn).await?;
+        }
+        sqlx::query("RELEASE write").execute(&mut *conn).await?;
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl UserStore for SqliteDb {
+    async fn create(&self, fields: UserFields, now: SystemTime) -> Result<UserRecord, UserWriteError> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let result = sqlx::query(
+                    "INSERT INTO users (username, email, email_lower, username_lower, age, create_time, update_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                )
+                .bind(&fields.username)
+                .bind(&fields.email)
+                .bind(fields.email.to_lowercase())
+                .bind(fields.username.to_lowercase())
+                .bind(i64::from(fields.age))
+                .bind(to_nanos(now))
+                .fetch_one(&mut *conn)
+                .await;
+                    match result {
+                        Ok(row) => Ok(UserRecord {
+                            id: sql::RowExt::int(&row, "id")?,
+                            username: fields.username,
+                            email: fields.email,
+                            age: fields.age,
+                            create_time: now,
+                            update_time: now,
+                        }),
+                        Err(e) if sql::is_unique_violation(&e) => Err(UserWriteError::EmailTaken(fields.email)),
+                        Err(e) => Err(sql::error(e).into()),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn get(&self, id: i64) -> StorageResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(sql::error)?;
+        row.as_ref().map(sql::user).transpose()
+    }
+
+    async fn list(&self, query: &str, after: i64, limit: usize) -> StorageResult<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > $1 \
+             AND ($2 = '' OR instr(username_lower, $2) > 0 OR instr(email_lower, $2) > 0) \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(after)
+        .bind(query)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.read)
+        .await
+        .map_err(sql::error)?;
+        rows.iter().map(sql::user).collect()
+    }
+
+    async fn update(&self, id: i64, patch: UserPatch, now: SystemTime) -> Result<UserRecord, UserWriteError> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    let Some(row) = row else { return Err(UserWriteError::NotFound(id)) };
+                    let mut user = sql::user(&row)?;
+                    if let Some(username) = patch.username {
+                        user.username = username;
+                    }
+                    if let Some(email) = patch.email {
+                        user.email = email;
+                    }
+                    if let Some(age) = patch.age {
+                        user.age = age;
+                    }
+                    user.update_time = now;
+                    let result = sqlx::query(
+                        "UPDATE users SET username = $1, email = $2, email_lower = $3, username_lower = $4, age = $5, \
+                     update_time = $6 WHERE id = $7",
+                    )
+                    .bind(&user.username)
+                    .bind(&user.email)
+                    .bind(user.email.to_lowercase())
+                    .bind(user.username.to_lowercase())
+                    .bind(i64::from(user.age))
+                    .bind(to_nanos(now))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await;
+                    match result {
+                        Ok(_) => Ok(user),
+                        Err(e) if sql::is_unique_violation(&e) => Err(UserWriteError::EmailTaken(user.email)),
+                        Err(e) => Err(sql::error(e).into()),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn delete(&self, id: i64) -> StorageResult<bool> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl KvStore for SqliteDb {
+    async fn get(&self, key: &str) -> StorageResult<Option<String>> {
+        sqlx::query_scalar::<_, String>("SELECT value FROM kv WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(sql::error)
+    }
+
+    async fn set(&self, key: &str, value: &str) -> StorageResult<bool> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let existed = sqlx::query("SELECT 1 FROM kv WHERE key = $1")
+                        .bind(&key)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(sql::error)?
+                        .is_some();
+                    sqlx::query(
+                        "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+                    )
+                    .bind(&key)
+                    .bind(&value)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql::error)?;
+                    Ok(existed)
+                })
+            })
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> StorageResult<bool> {
+        let key = key.to_owned();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM kv WHERE key = $1")
+                        .bind(&key)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+
+    async fn list_keys(&self, prefix: &str, after: Option<&str>, limit: usize) -> StorageResult<Vec<String>> {
+        // substr/length count characters on both sides, so this is a byte-exact prefix test;
+        // TEXT compares with memcmp (BINARY), i.e. ascending by bytes.
+        sqlx::query_scalar::<_, String>(
+            "SELECT key FROM kv WHERE substr(key, 1, length($1)) = $1 AND ($2 IS NULL OR key > $2) \
+             ORDER BY key LIMIT $3",
+        )
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.read)
+        .await
+        .map_err(sql::error)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// What an idempotency key was first used for.
+struct KeyUse {
+    fingerprint: String,
+    kind: String,
+    result_id: String,
+}
+
+async fn key_use(conn: &mut SqliteConnection, account: &str, key: &str) -> StorageResult<Option<KeyUse>> {
+    let row = sqlx::query("SELECT fingerprint, kind, result_id FROM idempotency_keys WHERE account = $1 AND key = $2")
+        .bind(account)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql::error)?;
+    row.map(|row| {
+        use sql::RowExt;
+        Ok(KeyUse { fingerprint: row.text("fingerprint")?, kind: row.text("kind")?, result_id: row.text("result_id")? })
+    })
+    .transpose()
+}
+
+async fn record_key(
+    conn: &mut SqliteConnection,
+    account: &str,
+    key: &str,
+    fingerprint: &str,
+    kind: &str,
+    result_id: &str,
+) -> StorageResult<()> {
+    sqlx::query("INSERT INTO idempotency_keys (account, key, fingerprint, kind, result_id) VALUES ($1, $2, $3, $4, $5)")
+        .bind(account)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(kind)
+        .bind(result_id)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(sql::error)
+}
+
+async fn payment_by_id(conn: &mut SqliteConnection, id: &str) -> StorageResult<Option<PaymentRecord>> {
+    let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql::error)?;
+    row.as_ref().map(sql::payment).transpose()
+}
+
+async fn insert_payment(conn: &mut SqliteConnection, p: &PaymentRecord) -> StorageResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&p.id)
+    .bind(&p.account)
+    .bind(p.amount_minor)
+    .bind(&p.currency)
+    .bind(&p.customer_id)
+    .bind(&p.description)
+    .bind(sql::state_name(p.state))
+    .bind(p.refunded_minor)
+    .bind(&p.failure_code)
+    .bind(&p.failure_message)
+    .bind(to_nanos(p.create_time))
+    .bind(to_nanos(p.update_time))
+    .execute(&mut *conn)
+    .await
+    .map(drop)
+    .map_err(sql::error)
+}
+
+#[async_trait]
+impl PaymentStore for SqliteDb {
+    async fn create(
+        &self,
+        idempotency_key: &str,
+        fingerprint: &str,
+        payment: PaymentRecord,
+    ) -> StorageResult<Idempotent<PaymentRecord>> {
+        let (key, fingerprint) = (idempotency_key.to_owned(), fingerprint.to_owned());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    if let Some(used) = key_use(conn, &payment.account, &key).await? {
+                        if used.fingerprint != fingerprint || used.kind != "payment" {
+                            return Ok(Idempotent::KeyReused);
+                        }
+                        let original = payment_by_id(conn, &used.result_id).await?.ok_or_else(|| {
+                            StorageError::Corrupt(format!(
+                                "idempotency record points at missing payment {}",
+                                used.result_id
+                            ))
+                        })?;
+                        return Ok(Idempotent::Replayed(original));
+                    }
+                    record_key(conn, &payment.account, &key, &fingerprint, "payment", &payment.id).await?;
+                    insert_payment(conn, &payment).await?;
+                    Ok(Idempotent::Created(payment))
+                })
+            })
+            .await
+    }
+
+    async fn get(&self, account: &str, id: &str) -> StorageResult<Option<PaymentRecord>> {
+        let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND account = $2"))
+            .bind(id)
+            .bind(account)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(sql::error)?;
+        row.as_ref().map(sql::payment).transpose()
+    }
+
+    async fn list(
+        &self,
+        account: &str,
+        customer_id: Option<&str>,
+        after: Option<(SystemTime, String)>,
+        limit: usize,
+    ) -> StorageResult<Vec<PaymentRecord>> {
+        let (after_time, after_id) = match after {
+            Some((time, id)) => (Some(to_nanos(time)), Some(id)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE account = $1 AND ($2 IS NULL OR customer_id = $2) \
+             AND ($3 IS NULL OR create_time < $3 OR (create_time = $3 AND id < $4)) \
+             ORDER BY create_time DESC, id DESC LIMIT $5"
+        ))
+        .bind(account)
+        .bind(customer_id)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.read)
+        .await
+        .map_err(sql::error)?;
+        rows.iter().map(sql::payment).collect()
+    }
+
+    async fn refund(
+        &self,
+        account: &str,
+        idempotency_key: &str,
+        fingerprint: &str,
+        refund: NewRefund,
+    ) -> StorageResult<RefundOutcome> {
+        let (account, key, fingerprint) = (account.to_owned(), idempotency_key.to_owned(), fingerprint.to_owned());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    if let Some(used) = key_use(conn, &account, &key).await? {
+                        if used.fingerprint != fingerprint || used.kind != "refund" {
+                            return Ok(RefundOutcome::Done(Idempotent::KeyReused));
+                        }
+                        let row = sqlx::query(&format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1"))
+                            .bind(&used.result_id)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(sql::error)?;
+                        let original = row.as_ref().map(sql::refund).transpose()?;
+                        let payment = match &original {
+                            Some(r) => payment_by_id(conn, &r.payment_id).await?,
+                            None => None,
+                        };
+                        return match (original, payment) {
+                            (Some(r), Some(p)) => Ok(RefundOutcome::Done(Idempotent::Replayed((r, p)))),
+                            _ => Err(StorageError::Corrupt(format!(
+                                "idempotency record points at missing refund {}",
+                                used.result_id
+                            ))),
+                        };
+                    }
+                    let payment = payment_by_id(conn, &refund.payment_id).await?.filter(|p| p.account == account);
+                    let Some(payment) = payment else {
+                        return Ok(RefundOutcome::Rejected(RefundRejection::NoSuchPayment));
+                    };
+                    let (amount_minor, updated) = match payment.apply_refund(refund.amount_minor, refund.time) {
+                        Ok(planned) => planned,
+                        Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
+                    };
+                    let record = RefundRecord {
+                        id: refund.id,
+                        payment_id: refund.payment_id,
+                        amount_minor,
+                        reason: refund.reason,
+                        create_time: refund.time,
+                    };
+                    record_key(conn, &account, &key, &fingerprint, "refund", &record.id).await?;
+                    sqlx::query(&format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                        .bind(&record.id)
+                        .bind(&record.payment_id)
+                        .bind(record.amount_minor)
+                        .bind(&record.reason)
+                        .bind(to_nanos(record.create_time))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    sqlx::query("UPDATE payments SET state = $1, refunded_minor = $2, update_time = $3 WHERE id = $4")
+                        .bind(sql::state_name(updated.state))
+                        .bind(updated.refunded_minor)
+                        .bind(to_nanos(updated.update_time))
+                        .bind(&updated.id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    Ok(RefundOutcome::Done(Idempotent::Created((record, updated))))
+                })
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// An upload being written to `files/tmp/<blob>`; removed again unless committed.
+struct SqliteUpload {
+    writer: Writer,
+    file: Option<tokio::fs::File>,
+    tmp_path: PathBuf,
+    blobs: PathBuf,
+    tmp_dir: PathBuf,
+    blob: String,
+}
+
+impl Drop for SqliteUpload {
+    fn drop(&mut self) {
+        // After a commit the temp path no longer exists; otherwise this discards the upload.
+        let _ = std::fs::remove_file(&self.tmp_path);
+    }
+}
+
+fn file_error(error: std::io::Error) -> StorageError {
+    StorageError::Unavailable(format!("file storage: {error}"))
+}
+
+/// Makes a rename or removal in `dir` durable.
+async fn sync_dir(dir: &Path) -> StorageResult<()> {
+    tokio::fs::File::open(dir).await.map_err(file_error)?.sync_all().await.map_err(file_error)
+}
+
+#[async_trait]
+impl FileUpload for SqliteUpload {
+    async fn write(&mut self, chunk: Bytes) -> StorageResult<()> {
+        let file = self.file.as_mut().ok_or_else(|| StorageError::Corrupt("upload already finished".into()))?;
+        file.write_all(&chunk).await.map_err(file_error)
+    }
+
+    async fn commit(mut self: Box<Self>, record: FileRecord) -> StorageResult<FileRecord> {
+        let mut file = self.file.take().ok_or_else(|| StorageError::Corrupt("upload already finished".into()))?;
+        file.flush().await.map_err(file_error)?;
+        file.sync_all().await.map_err(file_error)?;
+        drop(file);
+        let final_path = self.blobs.join(&self.blob);
+        tokio::fs::rename(&self.tmp_path, &final_path).await.map_err(file_error)?;
+        sync_dir(&self.blobs).await?;
+        sync_dir(&self.tmp_dir).await?;
+
+        // The blob is durable; now the metadata, which makes it visible (atomically
+        // replacing any earlier file of the name). A crash in between leaves an
+        // unreferenced blob, removed at the next start.
+        let (blob, meta) = (self.blob.clone(), record.clone());
+        let replaced: Option<String> = self
+            .writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let old = sqlx::query_scalar::<_, String>("SELECT blob FROM files WHERE name = $1")
+                        .bind(&meta.name)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(sql::error)?;
+                    sqlx::query(
+                        "INSERT INTO files (name, blob, size, content_type, sha256, create_time) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET blob = $2, size = $3, \
+                         content_type = $4, sha256 = $5, create_time = $6",
+                    )
+                    .bind(&meta.name)
+                    .bind(&blob)
+                    .bind(i64::try_from(meta.size).unwrap_or(i64::MAX))
+                    .bind(&meta.content_type)
+                    .bind(&meta.sha256)
+                    .bind(to_nanos(meta.create_time))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql::error)?;
+                    Ok::<_, StorageError>(old)
+                })
+            })
+            .await
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&final_path);
+            })?;
+        if let Some(old) = replaced {
+            let _ = tokio::fs::remove_file(self.blobs.join(old)).await;
+        }
+        Ok(record)
+    }
+}
+
+#[async_trait]
+impl FileStore for SqliteDb {
+    async fn begin_upload(&self, _name: &str) -> StorageResult<Box<dyn FileUpload>> {
+        // The on-disk name is ours, never the client's: no client input reaches a path.
+        let blob = uuid::Uuid::new_v4().simple().to_string();
+        let tmp_path = self.tmp.join(&blob);
+        let file = tokio::fs::File::create(&tmp_path).await.map_err(file_error)?;
+        Ok(Box::new(SqliteUpload {
+            writer: self.writer.clone(),
+            file: Some(file),
+            tmp_path,
+            blobs: self.blobs.clone(),
+            tmp_dir: self.tmp.clone(),
+            blob,
+        }))
+    }
+
+    async fn open(&self, name: &str) -> StorageResult<Option<(FileRecord, FileContent)>> {
+        let row = sqlx::query(&format!("SELECT blob, {FILE_COLUMNS} FROM files WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(sql::error)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = sql::file(&row)?;
+        let blob = sql::RowExt::text(&row, "blob")?;
+        let mut file = match tokio::fs::File::open(self.blobs.join(blob)).await {
+            Ok(file) => file,
+            // Replaced or deleted between the lookup and the open.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(file_error(e)),
+        };
+        let (chunks, content) = mpsc::channel::<StorageResult<Bytes>>(2);
+        tokio::spawn(async move {
+            loop {
+                let mut buffer = vec![0; READ_CHUNK];
+                match file.read(&mut buffer).await {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buffer.truncate(n);
+                        if chunks.send(Ok(Bytes::from(buffer))).await.is_err() {
+                            return; // the downloader left
+                        }
+                    }
+                    Err(e) => {
+                        let _ = chunks.send(Err(file_error(e))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Some((record, Box::pin(tokio_stream::wrappers::ReceiverStream::new(content)))))
+    }
+
+    async fn list(&self, after: Option<&str>, limit: usize) -> StorageResult<Vec<FileRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE ($1 IS NULL OR name > $1) ORDER BY name LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.read)
+        .await
+        .map_err(sql::error)?;
+        rows.iter().map(sql::file).collect()
+    }
+
+    async fn delete(&self, name: &str) -> StorageResult<bool> {
+        let name = name.to_owned();
+        let blob = self
+            .writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query_scalar::<_, String>("DELETE FROM files WHERE name = $1 RETURNING blob")
+                        .bind(&name)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(sql::error)
+                })
+            })
+            .await?;
+        match blob {
+            Some(blob) => {
+                let _ = tokio::fs::remove_file(self.blobs.join(blob)).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
