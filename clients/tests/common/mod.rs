@@ -41,12 +41,16 @@ pub struct BlockingServer {
 
 impl BlockingServer {
     pub fn start() -> Self {
+        Self::start_with(test_config())
+    }
+
+    pub fn start_with(config: Config) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let server = runtime.block_on(start_server());
+        let server = runtime.block_on(switchboard::server::start(config)).expect("server starts");
         Self { runtime, server: Some(server) }
     }
 
@@ -56,6 +60,11 @@ impl BlockingServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr())
+    }
+
+    /// Runs `future` on the server's runtime (to start a proxy beside it, say).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 }
 
