@@ -105,6 +105,7 @@ fn users_every_subcommand() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(3));
     let error: Value = serde_json::from_slice(&output.stderr).expect("a JSON error on stderr");
+    assert_eq!(error["error"]["code"], "INVALID_ARGUMENT", "{error}");
     assert_eq!(error["error"]["fields"][0]["field"], "user.email", "{error}");
 
     sbctl(&server).args(["users", "delete", &id]).assert().success().stdout(predicate::str::contains("deleted"));

@@ -33,7 +33,7 @@ Exit codes:
 
 /// A command-line client for every Switchboard service.
 #[derive(Debug, Parser)]
-#[command(name = "sbctl", version, about, after_help = EXIT_CODES)]
+#[command(name = "sbctl", version, about = "sbctl: every Switchboard rpc from a shell", after_help = EXIT_CODES)]
 struct Cli {
     /// Server address: http://host:port, or https://host:port for TLS.
     #[arg(long, global = true, env = "SBCTL_SERVER", default_value = switchboard_client::DEFAULT_SERVER)]
@@ -319,7 +319,7 @@ fn report(format: Format, error: &Error) {
     match format {
         Format::Json => {
             let mut object = serde_json::Map::new();
-            object.insert("code".into(), json!(format!("{:?}", error.code())));
+            object.insert("code".into(), json!(code_name(error.code())));
             object.insert("message".into(), json!(error.to_string()));
             if !fields.is_empty() {
                 let list: Vec<Value> =
@@ -342,6 +342,30 @@ fn report(format: Format, error: &Error) {
                 }
             }
         }
+    }
+}
+
+/// The canonical name of a gRPC code, as the spec and grpcurl write it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
