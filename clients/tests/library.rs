@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{API_KEY, closed_port, losing_first_response_proxy, slow_proxy, start_server};
+use common::{API_KEY, closed_port, losing_first_response_proxy, slow_proxy, slow_proxy_counting_resets, start_server};
 use switchboard::pb::{self, echo_service_server};
 use switchboard_client::{CallOptions, Client, Error, RetryPolicy, ServingStatus};
 use tokio_stream::StreamExt;
@@ -325,5 +325,45 @@ async fn a_deadline_shorter_than_the_answer_fires_promptly() {
     // The same path with time enough works: the deadline, not the proxy, caused the error.
     let result = client.echo_with("patient", &CallOptions::timeout(Duration::from_secs(30))).await;
     assert_eq!(result.expect("a patient call succeeds"), "patient");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_call_cancels_it_on_the_wire() {
+    let server = start_server().await;
+    let (proxy, resets) = slow_proxy_counting_resets(server.grpc_addr(), Duration::from_secs(2)).await;
+    let slow = client(proxy);
+    // Open the connection first, so that the dropped call is surely on the wire.
+    slow.echo("warm up").await.expect("a call through the slow proxy");
+    assert_eq!(resets.load(Ordering::SeqCst), 0);
+
+    tokio::select! {
+        _ = slow.echo("dropped before its answer") => panic!("the slow proxy cannot answer this soon"),
+        _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+    }
+    // Dropping the future made the client reset the stream: the server is told to stop.
+    let waited = Instant::now();
+    while resets.load(Ordering::SeqCst) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no RST_STREAM reached the server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A chat member whose session is dropped leaves the room.
+    let direct = client(server.grpc_addr());
+    let mut alice = direct.chat("alice").await.expect("alice joins");
+    let bob = direct.chat("bob").await.expect("bob joins");
+    drop(bob);
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), alice.next_event())
+            .await
+            .expect("bob's leave notice in time")
+            .expect("no error")
+            .expect("alice's session goes on");
+        if let Some(pb::chat_event::Event::MemberLeft(left)) = event.event {
+            assert_eq!(left.name, "bob");
+            assert_eq!(left.reason, pb::LeaveReason::Disconnected as i32);
+            break;
+        }
+    }
     server.shutdown().await;
 }

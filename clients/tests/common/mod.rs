@@ -148,19 +148,25 @@ async fn lose_first_response(client: TcpStream, server: TcpStream, swallowed: Ar
 }
 
 /// A loopback proxy that passes everything through but holds each piece of the server's
-/// bytes for `delay` first: a server that is slow to answer.
+/// bytes for `delay` first: a server that is slow to answer. It also counts the client's
+/// RST_STREAM frames (a call the client cancelled).
 pub async fn slow_proxy(upstream: SocketAddr, delay: Duration) -> SocketAddr {
+    slow_proxy_counting_resets(upstream, delay).await.0
+}
+
+pub async fn slow_proxy_counting_resets(upstream: SocketAddr, delay: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
     let addr = listener.local_addr().expect("proxy address");
+    let resets = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&resets);
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let Ok(server) = TcpStream::connect(upstream).await else { continue };
+            let counter = Arc::clone(&counter);
             tokio::spawn(async move {
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let up = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                });
+                let (client_read, mut client_write) = client.into_split();
+                let (mut server_read, server_write) = server.into_split();
+                let up = tokio::spawn(forward_counting_resets(client_read, server_write, counter));
                 let mut buffer = vec![0u8; 64 * 1024];
                 while let Ok(n) = server_read.read(&mut buffer).await {
                     if n == 0 {
@@ -175,7 +181,34 @@ pub async fn slow_proxy(upstream: SocketAddr, delay: Duration) -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, resets)
+}
+
+/// Client → server: the HTTP/2 preface, then frames, passed on one by one and RST_STREAMs counted.
+async fn forward_counting_resets(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    resets: Arc<AtomicUsize>,
+) {
+    const RST_STREAM: u8 = 0x3;
+    let mut preface = [0u8; 24];
+    if from.read_exact(&mut preface).await.is_err() || to.write_all(&preface).await.is_err() {
+        return;
+    }
+    let mut header = [0u8; 9];
+    while from.read_exact(&mut header).await.is_ok() {
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; length];
+        if from.read_exact(&mut payload).await.is_err() {
+            return;
+        }
+        if header[3] == RST_STREAM {
+            resets.fetch_add(1, Ordering::SeqCst);
+        }
+        if to.write_all(&header).await.is_err() || to.write_all(&payload).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// An address where nothing listens (a port that was just free).
