@@ -367,3 +367,45 @@ async fn dropping_a_call_cancels_it_on_the_wire() {
     }
     server.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_a_custom_ca() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let (cert_pem, key_pem) = (certified.cert.pem(), certified.signing_key.serialize_pem());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let tls =
+        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(&cert_pem, &key_pem));
+    let router = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .expect("server TLS")
+        .add_service(echo_service_server::EchoServiceServer::new(ScriptedEcho::default()));
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+
+    let trusted = Client::builder(format!("https://localhost:{port}"))
+        .ca_certificate_pem(cert_pem.clone())
+        .build()
+        .expect("a TLS client");
+    assert_eq!(trusted.echo("over TLS").await.expect("a TLS call"), "over TLS");
+
+    // The system's roots do not know this certificate: the handshake fails, nothing is sent.
+    let untrusted = Client::builder(format!("https://localhost:{port}"))
+        .retry_policy(RetryPolicy::never())
+        .build()
+        .expect("a TLS client");
+    assert!(matches!(untrusted.echo("x").await, Err(Error::Unavailable { .. })), "an unknown CA must be refused");
+
+    // A plaintext client cannot talk to a TLS server, and a CA for a plaintext URI is a mistake.
+    let plain =
+        Client::builder(format!("http://localhost:{port}")).retry_policy(RetryPolicy::never()).build().expect("client");
+    assert!(plain.echo("x").await.is_err());
+    assert!(matches!(
+        Client::builder(format!("http://localhost:{port}")).ca_certificate_pem(cert_pem).build(),
+        Err(Error::Config(_))
+    ));
+}
