@@ -12,7 +12,7 @@ use std::{
 use tokio_stream::{Stream, StreamExt};
 use tonic::codegen::Bytes;
 use tonic::{
-    Request, Status,
+    Code, Request, Status,
     metadata::{AsciiMetadataValue, MetadataMap},
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
@@ -244,8 +244,8 @@ impl Client {
                 Ok(Ok(response)) => return Ok(response.into_inner()),
                 Ok(Err(status)) => status,
             };
-            if Instant::now() >= deadline {
-                // Whatever the last attempt said, the caller's time is up.
+            if status.code() == Code::Cancelled && Instant::now() >= deadline {
+                // tonic's own enforcement of the grpc-timeout we set ("Timeout expired").
                 return Err(Error::deadline(timeout));
             }
             match verdict(&self.retry, safety, &status, attempt) {
