@@ -343,6 +343,17 @@ fn two_chat_processes_see_each_other() {
     assert_eq!(wait_exit(&mut bob, "bob").code(), Some(0), "/quit exits 0");
     expect_line(&alice_out, "alice", "*** bob left the chat ***");
 
+    // Ctrl-C leaves politely too: exit 0, and the room is told.
+    let mut carol = spawn_sbctl(&server, &["chat", "--name", "carol"]);
+    let carol_out = read_lines(&mut carol);
+    expect_line(&carol_out, "carol", "Welcome, carol!");
+    expect_line(&alice_out, "alice", "*** carol joined the chat ***");
+    let interrupt = StdCommand::new("kill").args(["-INT", &carol.id().to_string()]).status().expect("run kill");
+    assert!(interrupt.success(), "kill -INT failed");
+    expect_line(&carol_out, "carol", "Goodbye");
+    assert_eq!(wait_exit(&mut carol, "carol").code(), Some(0), "Ctrl-C exits 0");
+    expect_line(&alice_out, "alice", "*** carol left the chat ***");
+
     drop(alice_in); // end of input, as Ctrl-D
     expect_line(&alice_out, "alice", "Goodbye");
     assert_eq!(wait_exit(&mut alice, "alice").code(), Some(0), "EOF exits 0");

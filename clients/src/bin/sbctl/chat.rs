@@ -17,6 +17,10 @@ use crate::{Failure, output::Format};
 const GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(client: &Client, name: &str, format: Format) -> Result<(), Failure> {
+    // Take over Ctrl-C before anything is printed: from the welcome on, Ctrl-C means "leave
+    // politely", never the default of dying mid-session.
+    let interrupted = interrupts().map_err(|e| anyhow::anyhow!("cannot handle Ctrl-C: {e}"))?;
+    tokio::pin!(interrupted);
     let mut session = client.chat(name).await?;
     let welcome = session.welcome().clone();
     match format {
@@ -40,8 +44,6 @@ pub async fn run(client: &Client, name: &str, format: Format) -> Result<(), Fail
         }
     });
 
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let mut leaving: Option<Instant> = None;
     loop {
         let give_up = tokio::time::sleep_until(
@@ -67,7 +69,7 @@ pub async fn run(client: &Client, name: &str, format: Format) -> Result<(), Fail
                 Some("") => {}
                 Some(text) => sender.say(text).await?,
             },
-            _ = &mut ctrl_c, if leaving.is_none() => {
+            _ = &mut interrupted, if leaving.is_none() => {
                 sender.quit().await?;
                 leaving = Some(Instant::now());
             }
@@ -75,6 +77,23 @@ pub async fn run(client: &Client, name: &str, format: Format) -> Result<(), Fail
         }
     }
     Ok(())
+}
+
+/// Resolves at the first Ctrl-C (SIGINT), which from now on no longer kills the process.
+#[cfg(unix)]
+fn interrupts() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        interrupts.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupts() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn show(format: Format, event: &pb::ChatEvent) {
