@@ -4,19 +4,18 @@
 mod common;
 
 use std::{
-    collections::VecDeque,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use common::{API_KEY, closed_port, losing_first_response_proxy, slow_proxy, slow_proxy_counting_resets, start_server};
+use common::{
+    API_KEY, ScriptedEcho, closed_port, losing_first_response_proxy, scripted_server, slow_proxy,
+    slow_proxy_counting_resets, start_server,
+};
 use switchboard::pb::{self, echo_service_server};
 use switchboard_client::{CallOptions, Client, Error, RetryPolicy, ServingStatus};
 use tokio_stream::StreamExt;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 fn client(addr: std::net::SocketAddr) -> Client {
@@ -190,39 +189,6 @@ async fn each_error_kind_is_its_own_variant() {
 // ---------------------------------------------------------------------------------------------
 // Statuses the real server has no rpc for: a scripted echo server answers them.
 // ---------------------------------------------------------------------------------------------
-
-/// Answers each call with the next scripted status, then echoes once the script is done.
-#[derive(Clone, Default)]
-struct ScriptedEcho {
-    script: Arc<Mutex<VecDeque<Status>>>,
-    calls: Arc<AtomicUsize>,
-}
-
-#[tonic::async_trait]
-impl echo_service_server::EchoService for ScriptedEcho {
-    async fn echo(&self, request: Request<pb::EchoRequest>) -> Result<Response<pb::EchoResponse>, Status> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let next = self.script.lock().expect("script lock").pop_front();
-        match next {
-            Some(status) => Err(status),
-            None => Ok(Response::new(pb::EchoResponse { message: request.into_inner().message })),
-        }
-    }
-
-    async fn ping(&self, _: Request<pb::PingRequest>) -> Result<Response<pb::PingResponse>, Status> {
-        Err(Status::unimplemented("not scripted"))
-    }
-}
-
-async fn scripted_server(script: Vec<Status>) -> (std::net::SocketAddr, ScriptedEcho) {
-    let service = ScriptedEcho { script: Arc::new(Mutex::new(script.into())), calls: Arc::default() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let router =
-        tonic::transport::Server::builder().add_service(echo_service_server::EchoServiceServer::new(service.clone()));
-    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
-    (addr, service)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn permission_denied_and_rate_limits_from_a_scripted_server() {

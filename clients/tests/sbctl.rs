@@ -49,6 +49,7 @@ fn usage_errors_exit_2() {
     sbctl(&server).args(["--timeout", "soon", "ping"]).assert().code(2);
     sbctl(&server).args(["chat"]).assert().code(2).stderr(predicate::str::contains("--name"));
     sbctl_at("not a uri").arg("ping").assert().code(2).stderr(predicate::str::contains("server address"));
+    sbctl_at("https://localhost:1").args(["--ca-cert", "/no/such/ca.pem", "ping"]).assert().code(1);
     // --help documents the exit codes.
     sbctl(&server).arg("--help").assert().success().stdout(predicate::str::contains("9   UNAVAILABLE"));
 }
@@ -230,6 +231,19 @@ fn files_every_subcommand() {
 
     sbctl(&server).args(["files", "delete", "notes.txt"]).assert().success();
     sbctl(&server).args(["files", "delete", "notes.txt"]).assert().code(4);
+}
+
+#[test]
+fn other_statuses_exit_11() {
+    // A server with only the echo service: every other rpc is UNIMPLEMENTED.
+    let server = BlockingServer::start();
+    let (addr, _) = server.block_on(common::scripted_server(vec![]));
+    sbctl_at(&format!("http://{addr}"))
+        .args(["users", "get", "1"])
+        .assert()
+        .code(11)
+        .stderr(predicate::str::contains("Unimplemented"));
+    sbctl_at(&format!("http://{addr}")).args(["echo", "still here"]).assert().success();
 }
 
 #[test]

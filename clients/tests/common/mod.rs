@@ -4,13 +4,17 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::{
+    collections::VecDeque,
     net::SocketAddr,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
+
+use switchboard::pb::{self, echo_service_server};
+use tonic::{Request, Response, Status};
 
 use switchboard::{config::Config, server::RunningServer};
 use tokio::{
@@ -217,4 +221,41 @@ pub async fn closed_port() -> SocketAddr {
     let addr = listener.local_addr().expect("address");
     drop(listener);
     addr
+}
+
+// ---------------------------------------------------------------------------------------------
+// A scripted server, for statuses the real server has no rpc for
+// ---------------------------------------------------------------------------------------------
+
+/// Answers each call with the next scripted status, then echoes once the script is done.
+#[derive(Clone, Default)]
+pub struct ScriptedEcho {
+    pub script: Arc<Mutex<VecDeque<Status>>>,
+    pub calls: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl echo_service_server::EchoService for ScriptedEcho {
+    async fn echo(&self, request: Request<pb::EchoRequest>) -> Result<Response<pb::EchoResponse>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let next = self.script.lock().expect("script lock").pop_front();
+        match next {
+            Some(status) => Err(status),
+            None => Ok(Response::new(pb::EchoResponse { message: request.into_inner().message })),
+        }
+    }
+
+    async fn ping(&self, _: Request<pb::PingRequest>) -> Result<Response<pb::PingResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+}
+
+pub async fn scripted_server(script: Vec<Status>) -> (std::net::SocketAddr, ScriptedEcho) {
+    let service = ScriptedEcho { script: Arc::new(Mutex::new(script.into())), calls: Arc::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let router =
+        tonic::transport::Server::builder().add_service(echo_service_server::EchoServiceServer::new(service.clone()));
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    (addr, service)
 }
