@@ -20,12 +20,15 @@ pub struct ChildServer {
     lines: Arc<Mutex<Vec<String>>>,
     /// The tasks reading stdout and stderr; they end at EOF, after the process exits.
     readers: Vec<tokio::task::JoinHandle<()>>,
+    /// The default (durable) storage lives here, not in the working directory.
+    _data_dir: tempfile::TempDir,
 }
 
 impl ChildServer {
     /// Starts `switchboard --listen 127.0.0.1:0 --log-format json <args>` and waits until it
     /// logs its gRPC address.
     pub async fn start(args: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temporary data directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             // Defaults through the environment, so a test's own flags still win: ephemeral
@@ -34,6 +37,7 @@ impl ChildServer {
             .env("SWITCHBOARD_LEGACY_CHAT_LISTEN", "127.0.0.1:0")
             .env("SWITCHBOARD_LEGACY_ECHO_LISTEN", "127.0.0.1:0")
             .env("SWITCHBOARD_LEGACY_BINARY_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_DATA_DIR", data_dir.path())
             .args(args)
             .env_remove("RUST_LOG")
             .env("SWITCHBOARD_LOG", "info")
@@ -70,7 +74,7 @@ impl ChildServer {
             .await
             .unwrap_or_else(|_| panic!("the server did not log its address; logs: {:?}", lines.lock().unwrap()))
             .expect("the server exited before listening");
-        Self { child, addr, lines, readers }
+        Self { child, addr, lines, readers, _data_dir: data_dir }
     }
 
     pub fn pid(&self) -> i32 {

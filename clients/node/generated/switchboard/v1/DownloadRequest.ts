@@ -1,0 +1,10 @@
+// Original file: switchboard/v1/files.proto
+
+
+export interface DownloadRequest {
+  'name'?: (string);
+}
+
+export interface DownloadRequest__Output {
+  'name': (string);
+}

@@ -1,0 +1,15 @@
+// Original file: switchboard/v1/files.proto
+
+import type { FileInfo as _switchboard_v1_FileInfo, FileInfo__Output as _switchboard_v1_FileInfo__Output } from '../../switchboard/v1/FileInfo';
+
+export interface DownloadResponse {
+  'info'?: (_switchboard_v1_FileInfo | null);
+  'chunk'?: (Buffer | Uint8Array | string);
+  'part'?: "info"|"chunk";
+}
+
+export interface DownloadResponse__Output {
+  'info'?: (_switchboard_v1_FileInfo__Output | null);
+  'chunk'?: (Buffer);
+  'part'?: "info"|"chunk";
+}
