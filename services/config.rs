@@ -82,8 +82,13 @@ pub struct Config {
 
     /// Most legacy connections open at once, over all legacy protocols; more are told so and
     /// closed.
-    #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub legacy_max_connections: usize,
+
+    /// Most legacy connections open at once from one IP address, so one host cannot take every
+    /// slot; more are told so and closed. 0 turns the per-address cap off.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_CONNECTIONS_PER_PEER", default_value_t = 256)]
+    pub legacy_max_connections_per_peer: usize,
 
     /// A legacy KV, echo or binary connection that sends nothing for this long is closed; on
     /// every legacy protocol a reply the client does not read for this long closes it, e.g. `5m`.

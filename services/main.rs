@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     init_logging(&config)?;
+    raise_open_file_limit();
 
     let server = switchboard::server::start(config).await.context("starting switchboard")?;
     if server.using_development_api_key() {
@@ -43,6 +44,16 @@ async fn main() -> anyhow::Result<()> {
     });
     server.shutdown().await;
     Ok(())
+}
+
+/// Thousands of legacy connections each hold a file descriptor; the usual soft limit of 1024
+/// would refuse them long before `--legacy-max-connections` does. Raise the soft limit to
+/// the hard limit (what Go's runtime does for its servers); failing that, run with what we have.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

@@ -298,10 +298,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         legacy::Services { kv: kv_service, room, echo: EchoService, grpc: gateway },
         legacy::Settings {
             max_connections: config.legacy_max_connections,
+            max_connections_per_peer: config.legacy_max_connections_per_peer,
             idle_timeout: config.legacy_idle_timeout,
             handshake_timeout: config.legacy_handshake_timeout,
             max_line_bytes: config.legacy_max_line_bytes,
         },
+        metrics.open_connections.clone(),
     )
     .await?;
 

@@ -229,3 +229,30 @@ async fn half_a_call_frame_from_a_client_that_leaves_changes_nothing() {
     let (kind, reply) = raw.frame().await;
     assert_eq!((kind, &reply[..4]), (0x11, &[0u8, 0, 0, 0][..]));
 }
+
+#[tokio::test]
+async fn one_address_cannot_take_every_slot() {
+    let mut config = test_config();
+    config.legacy_max_connections_per_peer = 2;
+    let server = TestServer::start_with(config).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut echo = Raw::connect(server.legacy(Protocol::Echo)).await;
+        // Answered, so the server holds the slot before the next connection arrives.
+        echo.send(b"x\n").await;
+        echo.expect(b"x\n").await;
+        held.push(echo);
+    }
+    let mut third = Raw::connect(server.legacy(Protocol::Kv)).await;
+    third.expect(b"ERROR: Too many connections from your address\n").await;
+    assert!(third.closed().await.is_empty());
+
+    // Another address (all of 127.0.0.0/8 is this machine) still gets in.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(server.legacy(Protocol::Echo)).await.unwrap();
+    other.write_all(b"from elsewhere\n").await.unwrap();
+    let mut reply = String::new();
+    BufReader::new(&mut other).read_line(&mut reply).await.unwrap();
+    assert_eq!(reply, "from elsewhere\n");
+}

@@ -1,12 +1,15 @@
 //! Graceful shutdown as Kubernetes drives it: SIGTERM to the real binary, with unary calls in
-//! flight, a chat member in the room and a health watcher. (Legacy telnet sessions join this
-//! test when the legacy adapter lands: they subscribe to the same drain.)
+//! flight, a gRPC chat member in the room, a telnet chat member on the legacy port and a
+//! health watcher.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{child::ChildServer, connect};
+use common::{
+    child::{ChildServer, json_field},
+    connect,
+};
 use nix::sys::signal::Signal;
 use switchboard::pb::{
     ChatRequest, Join, LeaveReason,
@@ -15,7 +18,11 @@ use switchboard::pb::{
     chat_service_client::ChatServiceClient,
     debug::{SleepRequest, debug_service_client::DebugServiceClient},
 };
-use tokio::sync::mpsc;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::mpsc,
+};
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
@@ -38,6 +45,17 @@ async fn sigterm_drains_calls_says_goodbye_and_exits_zero() {
     let mut events = chat.chat(ReceiverStream::new(said)).await.unwrap().into_inner();
     let welcome = events.next().await.unwrap().unwrap();
     assert!(matches!(welcome.event, Some(Event::Welcome(_))), "{welcome:?}");
+
+    // A telnet member of the same room, on the legacy chat port.
+    let ready = server
+        .wait_for_log(WAIT, |line| line.contains("legacy listener ready") && line.contains(r#""protocol":"chat""#))
+        .await;
+    let chat_port: std::net::SocketAddr = json_field(&ready, "addr").expect("the chat address").parse().unwrap();
+    let mut telnet = TcpStream::connect(chat_port).await.unwrap();
+    let mut prompt = [0u8; 17];
+    telnet.read_exact(&mut prompt).await.unwrap();
+    assert_eq!(&prompt, b"Enter your name: ");
+    telnet.write_all(b"tess\n").await.unwrap();
 
     // Two unary calls in flight, each on its own connection.
     let mut in_flight = Vec::new();
@@ -73,6 +91,12 @@ async fn sigterm_drains_calls_says_goodbye_and_exits_zero() {
     assert!(goodbye.reason.contains("shutting down"), "{goodbye:?}");
     let end = tokio::time::timeout(WAIT, events.next()).await.expect("the chat stream ends");
     assert!(end.is_none(), "the chat stream ends with OK after the goodbye: {end:?}");
+
+    // The telnet member is told, and then its connection closes.
+    let mut heard = Vec::new();
+    tokio::time::timeout(WAIT, telnet.read_to_end(&mut heard)).await.expect("the telnet session ends").unwrap();
+    let heard = String::from_utf8_lossy(&heard);
+    assert!(heard.ends_with("*** Server shutting down, goodbye ***\n"), "telnet saw: {heard:?}");
 
     // New connections are refused while the calls in flight finish (the listener closes as
     // the drain begins; allow the accept task a moment on a busy machine).

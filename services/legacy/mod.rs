@@ -7,11 +7,12 @@
 //! see the same data and get the same validation.
 //!
 //! Each connection is a task holding a permit of one [`Semaphore`] shared by every legacy
-//! listener: at the cap, a new connection is told so (text protocols) and closed at once,
-//! rather than left waiting in the accept backlog. A connection task ends when its client
-//! leaves, on a deadline, on input that cannot be resynchronised, or when the server stops
-//! (the stop signal drops the task's future, which releases whatever it held: a chat member
-//! leaves the room).
+//! listener, and a per-address slot of a [`PeerLimiter`]: at either cap, a new connection is
+//! told so (text protocols) and closed at once, rather than left waiting in the accept
+//! backlog. A connection task ends when its client leaves, on a deadline, on input that cannot
+//! be resynchronised, or when the server stops: then the task's future is dropped (which
+//! releases whatever it held: a chat member leaves the room) and a text client is sent its
+//! protocol's goodbye line before the socket closes.
 
 mod binary;
 mod chat_text;
@@ -30,6 +31,7 @@ use std::{
     time::Duration,
 };
 
+use prometheus::IntGaugeVec;
 use tokio::{
     io::{AsyncWrite, AsyncWriteExt, BufWriter},
     net::{TcpListener, TcpStream},
@@ -39,7 +41,7 @@ use tokio::{
 use tracing::Instrument as _;
 
 pub use self::grpc_call::{GrpcGateway, GrpcService};
-use crate::{chat::room::ChatRoom, echo::EchoService, kv::KvService};
+use crate::{chat::room::ChatRoom, echo::EchoService, kv::KvService, peer_limit::PeerLimiter};
 
 /// The legacy protocols, one listener each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +61,26 @@ impl Protocol {
 
     fn is_text(self) -> bool {
         !matches!(self, Protocol::Binary)
+    }
+
+    /// What a client is told when the server shuts down under it: the seed's own farewell
+    /// where the protocol has one. Binary frames have no such message: the socket closes.
+    fn goodbye(self) -> Option<&'static [u8]> {
+        match self {
+            Protocol::Kv | Protocol::Echo => Some(b"Goodbye!\n"),
+            Protocol::Chat => Some(b"*** Server shutting down, goodbye ***\n"),
+            Protocol::Binary => None,
+        }
+    }
+
+    /// The `protocol` label of the open-connections metric.
+    fn metric_label(self) -> &'static str {
+        match self {
+            Protocol::Kv => "legacy_kv",
+            Protocol::Chat => "legacy_chat",
+            Protocol::Echo => "legacy_echo",
+            Protocol::Binary => "legacy_binary",
+        }
     }
 }
 
@@ -87,6 +109,8 @@ pub struct Services {
 pub struct Settings {
     /// Connections open at once, over every legacy protocol.
     pub max_connections: usize,
+    /// Connections open at once from one IP address; 0 for no per-address cap.
+    pub max_connections_per_peer: usize,
     /// Silence (KV, echo, binary) or an unread reply (every protocol) for this long closes
     /// the connection.
     pub idle_timeout: Duration,
@@ -132,6 +156,7 @@ pub async fn start(
     listen: &[(Protocol, Option<SocketAddr>)],
     services: Services,
     settings: Settings,
+    open_connections: IntGaugeVec,
 ) -> Result<Legacy, BindError> {
     let mut listeners = Vec::new();
     for &(protocol, addr) in listen {
@@ -151,7 +176,13 @@ pub async fn start(
     }
 
     let (stop, _) = watch::channel(false);
-    let shared = Arc::new(Shared { services, settings, permits: Arc::new(Semaphore::new(settings.max_connections)) });
+    let shared = Arc::new(Shared {
+        services,
+        settings,
+        permits: Arc::new(Semaphore::new(settings.max_connections)),
+        peers: (settings.max_connections_per_peer > 0).then(|| PeerLimiter::new(settings.max_connections_per_peer)),
+        open_connections,
+    });
     let mut addrs = Vec::new();
     let mut tasks = Vec::new();
     for (protocol, listener, local) in listeners {
@@ -192,6 +223,8 @@ struct Shared {
     services: Services,
     settings: Settings,
     permits: Arc<Semaphore>,
+    peers: Option<PeerLimiter>,
+    open_connections: IntGaugeVec,
 }
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
@@ -215,26 +248,55 @@ async fn accept_loop(protocol: Protocol, listener: TcpListener, shared: Arc<Shar
             }
         };
         let Ok(permit) = Arc::clone(&shared.permits).try_acquire_owned() else {
-            refuse(protocol, &stream, peer);
+            refuse(protocol, &stream, peer, "ERROR: Too many connections, try again later\n");
             continue;
         };
+        let peer_permit = match &shared.peers {
+            Some(peers) => match peers.try_acquire(peer.ip()) {
+                Some(peer_permit) => Some(peer_permit),
+                None => {
+                    refuse(protocol, &stream, peer, "ERROR: Too many connections from your address\n");
+                    continue;
+                }
+            },
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
+        // A second handle on the same socket, so the goodbye can still be written after the
+        // protocol's task (which owns the stream) has been dropped at shutdown.
+        let (stream, farewell) = match duplicate(stream) {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::warn!(%protocol, %peer, %error, "cannot set up a legacy connection");
+                continue;
+            }
+        };
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("legacy", %protocol, connection = id, %peer);
         let shared = Arc::clone(&shared);
         let mut stop = stop.clone();
+        let open = shared.open_connections.with_label_values(&[protocol.metric_label()]);
+        open.inc();
         connections.spawn(
             async move {
                 tracing::debug!("connected");
+                let serving = serve(protocol, stream, peer, &shared);
+                tokio::pin!(serving);
                 let result = tokio::select! {
-                    result = serve(protocol, stream, peer, &shared) => result,
-                    _ = stop.wait_for(|stopped| *stopped) => Ok(()),
+                    result = &mut serving => result,
+                    // The goodbye goes out while the protocol still owns its stream: dropping
+                    // that first would shut the socket's sending side.
+                    _ = stop.wait_for(|stopped| *stopped) => {
+                        say_goodbye(protocol, &farewell);
+                        Ok(())
+                    }
                 };
                 match result {
                     Ok(()) => tracing::debug!("closed"),
                     Err(error) => tracing::debug!(%error, "closed"),
                 }
-                drop(permit);
+                open.dec();
+                drop((permit, peer_permit));
             }
             .instrument(span),
         );
@@ -244,13 +306,30 @@ async fn accept_loop(protocol: Protocol, listener: TcpListener, shared: Arc<Shar
     while connections.join_next().await.is_some() {}
 }
 
-/// Over the connection cap: a text client reads why; either way the socket closes now.
-fn refuse(protocol: Protocol, stream: &TcpStream, peer: SocketAddr) {
-    tracing::warn!(%protocol, %peer, "legacy connection refused: too many connections");
+/// Over a connection cap: a text client reads why; either way the socket closes now.
+fn refuse(protocol: Protocol, stream: &TcpStream, peer: SocketAddr, why: &str) {
+    tracing::warn!(%protocol, %peer, reason = why.trim_end(), "legacy connection refused");
     if protocol.is_text() {
         // A fresh socket's send buffer is empty, so this short write cannot block.
-        let _ = stream.try_write(b"ERROR: Too many connections, try again later\n");
+        let _ = stream.try_write(why.as_bytes());
     }
+}
+
+/// The stream, and a second (non-blocking) handle on the same socket.
+fn duplicate(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std()?;
+    let farewell = std_stream.try_clone()?;
+    Ok((TcpStream::from_std(std_stream)?, farewell))
+}
+
+/// The server is stopping: the goodbye line, if the protocol has one, then a clean close.
+/// Best effort: a client whose socket buffer is full does not get to hold up the shutdown.
+fn say_goodbye(protocol: Protocol, socket: &std::net::TcpStream) {
+    use std::io::Write as _;
+    if let Some(goodbye) = protocol.goodbye() {
+        let _ = (&*socket).write(goodbye);
+    }
+    let _ = socket.shutdown(std::net::Shutdown::Write);
 }
 
 async fn serve(
