@@ -10,7 +10,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use common::{API_KEY, ChildServer, connect, with_metadata};
+use common::{API_KEY, child::ChildServer, connect, with_metadata};
 use switchboard::pb::{
     CreatePaymentRequest, CreateUserRequest, GetPaymentRequest, GetRequest, GetUserRequest, Payment, SetRequest, User,
     kv_service_client::KvServiceClient, payment_service_client::PaymentServiceClient,
@@ -66,7 +66,7 @@ async fn write_until_killed(addr: std::net::SocketAddr, writer: usize, acked: Ar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = ChildServer::spawn_sqlite(dir.path()).await;
+    let mut server = ChildServer::start_sqlite(dir.path()).await;
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let writers: Vec<_> =
         (0..8).map(|w| tokio::spawn(write_until_killed(server.addr, w, Arc::clone(&acked)))).collect();
@@ -75,8 +75,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
     let delay = Duration::from_millis(300 + u64::from(nanos % 1200));
     tokio::time::sleep(delay).await;
-    server.child.start_kill().expect("SIGKILL the server"); // std/tokio kill is SIGKILL on unix
-    let status = server.child.wait().await.expect("reap the server");
+    let status = server.kill().await;
     assert!(!status.success(), "the server was killed, not stopped: {status:?}");
     for writer in writers {
         tokio::time::timeout(Duration::from_secs(30), writer).await.expect("writers stop").expect("writer task");
@@ -91,7 +90,7 @@ async fn acknowledged_writes_survive_sigkill() {
     );
     assert!(!acked.users.is_empty(), "the load acknowledged nothing before the kill; the test proves nothing");
 
-    let restarted = ChildServer::spawn_sqlite(dir.path()).await;
+    let restarted = ChildServer::start_sqlite(dir.path()).await;
     let channel = connect(restarted.addr).await;
     let mut users = UserServiceClient::new(channel.clone());
     let mut kv = KvServiceClient::new(channel.clone());

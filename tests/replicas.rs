@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, ChildServer, NATS_URL_VAR, PgSchema, TestServer, connect, with_metadata};
+use common::{API_KEY, NATS_URL_VAR, PgSchema, TestServer, child::ChildServer, connect, with_metadata};
 use switchboard::pb::{
     ChatEvent, ChatRequest, CreatePaymentRequest, CreateUserRequest, GetUserRequest, Join, LeaveReason,
     ListMembersRequest, ListPaymentsRequest, Say, User, chat_event::Event, chat_request::Action,
@@ -95,7 +95,9 @@ async fn cluster(test: &str) -> Option<Cluster> {
     config.chat_presence_interval = PRESENCE;
     let a = TestServer::start_with(config).await;
     let db_url = schema.url();
-    let b = ChildServer::spawn(&[
+    let b = ChildServer::start(&[
+        "--payment-api-keys",
+        common::API_KEY,
         "--database-url",
         &db_url,
         "--nats-url",
@@ -183,8 +185,7 @@ async fn two_replicas_behave_as_one_service() {
 
     // Replica B dies without a word: its member leaves the room on A within a bounded time.
     let killed_at = Instant::now();
-    cluster.b.child.start_kill().expect("SIGKILL replica B");
-    let _ = cluster.b.child.wait().await;
+    cluster.b.kill().await;
     let left = alice.wait_for("bob's leave", |e| matches!(e, Event::MemberLeft(l) if l.name == "bob")).await;
     let Event::MemberLeft(left) = left else { unreachable!() };
     assert_eq!(left.reason(), LeaveReason::Disconnected);

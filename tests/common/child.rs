@@ -77,6 +77,18 @@ impl ChildServer {
         Self { child, addr, lines, readers, _data_dir: data_dir }
     }
 
+    /// A durable server on SQLite in `data_dir`, taking the tests' payment API key.
+    pub async fn start_sqlite(data_dir: &std::path::Path) -> Self {
+        let dir = data_dir.to_string_lossy().into_owned();
+        Self::start(&["--storage", "sqlite", "--data-dir", &dir, "--payment-api-keys", super::API_KEY]).await
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would, and reap the process.
+    pub async fn kill(&mut self) -> ExitStatus {
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+        self.wait(Duration::from_secs(30)).await
+    }
+
     pub fn pid(&self) -> i32 {
         i32::try_from(self.child.id().expect("still running")).unwrap()
     }

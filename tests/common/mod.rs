@@ -9,8 +9,6 @@ pub mod raw;
 
 use std::{net::SocketAddr, time::Duration};
 
-use tokio::io::AsyncBufReadExt as _;
-
 use switchboard::{
     config::{Config, LegacyListen},
     legacy::Protocol,
@@ -262,55 +260,5 @@ impl Backend {
 
     pub async fn start(&self) -> TestServer {
         TestServer::start_with(self.config()).await
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A server as a child process, for tests that kill it.
-
-/// A `switchboard` process on an ephemeral port, and the address it reported.
-pub struct ChildServer {
-    pub child: tokio::process::Child,
-    pub addr: std::net::SocketAddr,
-}
-
-impl ChildServer {
-    /// A durable server on SQLite in `data_dir`.
-    pub async fn spawn_sqlite(data_dir: &std::path::Path) -> ChildServer {
-        let dir = data_dir.to_string_lossy().into_owned();
-        Self::spawn(&["--storage", "sqlite", "--data-dir", &dir]).await
-    }
-
-    /// The `switchboard` binary with `args` on top of a loopback port, JSON logs and the
-    /// test API key; returns once it reports its address.
-    pub async fn spawn(args: &[&str]) -> ChildServer {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--log", "info"])
-            .args(["--payment-api-keys", API_KEY])
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn switchboard");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("read the server's log") {
-                // {"...","fields":{"message":"switchboard ready; ...","grpc":"127.0.0.1:PORT"},...}
-                if let Some(start) = line.find("\"grpc\":\"") {
-                    let rest = &line[start + 8..];
-                    let end = rest.find('"').expect("closing quote");
-                    return rest[..end].parse().expect("a socket address");
-                }
-            }
-            panic!("the server exited before it was ready");
-        })
-        .await
-        .expect("the server reports its address within 30 s");
-        // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ChildServer { child, addr }
     }
 }
