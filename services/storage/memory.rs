@@ -86,22 +86,14 @@ impl UserStore for MemoryUserStore {
         let Some(current) = state.by_id.get(&id) else {
             return Err(UserWriteError::NotFound(id));
         };
-        let mut updated = current.clone();
         let old_email_key = current.email.to_lowercase();
-        if let Some(email) = patch.email {
-            let new_key = email.to_lowercase();
-            if state.by_email.get(&new_key).is_some_and(|&owner| owner != id) {
-                return Err(UserWriteError::EmailTaken(email));
-            }
-            updated.email = email;
+        if let Some(email) = &patch.email
+            && state.by_email.get(&email.to_lowercase()).is_some_and(|&owner| owner != id)
+        {
+            return Err(UserWriteError::EmailTaken(email.clone()));
         }
-        if let Some(username) = patch.username {
-            updated.username = username;
-        }
-        if let Some(age) = patch.age {
-            updated.age = age;
-        }
-        updated.update_time = now;
+        let mut updated = current.clone();
+        updated.apply(patch, now);
         state.by_email.remove(&old_email_key);
         state.by_email.insert(updated.email.to_lowercase(), id);
         state.by_id.insert(id, updated.clone());

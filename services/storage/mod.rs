@@ -68,6 +68,22 @@ pub struct UserPatch {
     pub age: Option<i32>,
 }
 
+impl UserRecord {
+    /// The user with `patch` applied at `now`: every backend updates through this.
+    pub fn apply(&mut self, patch: UserPatch, now: SystemTime) {
+        if let Some(username) = patch.username {
+            self.username = username;
+        }
+        if let Some(email) = patch.email {
+            self.email = email;
+        }
+        if let Some(age) = patch.age {
+            self.age = age;
+        }
+        self.update_time = now;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UserWriteError {
     #[error("no user with id {0}")]

@@ -269,16 +269,7 @@ impl UserStore for SqliteDb {
                         .map_err(sql::error)?;
                     let Some(row) = row else { return Err(UserWriteError::NotFound(id)) };
                     let mut user = sql::user(&row)?;
-                    if let Some(username) = patch.username {
-                        user.username = username;
-                    }
-                    if let Some(email) = patch.email {
-                        user.email = email;
-                    }
-                    if let Some(age) = patch.age {
-                        user.age = age;
-                    }
-                    user.update_time = now;
+                    user.apply(patch, now);
                     let result = sqlx::query(
                         "UPDATE users SET username = $1, email = $2, email_lower = $3, username_lower = $4, age = $5, \
                      update_time = $6 WHERE id = $7",
