@@ -288,6 +288,13 @@ impl ChildServer {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--log", "info"])
             .args(["--payment-api-keys", API_KEY])
+            // Ephemeral loopback ports for the legacy listeners (through the environment, so a
+            // test's own flags still win): their defaults are fixed ports, which the deploy
+            // contract test (tests/deploy.rs) binds.
+            .env("SWITCHBOARD_LEGACY_KV_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_LEGACY_CHAT_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_LEGACY_ECHO_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_LEGACY_BINARY_LISTEN", "127.0.0.1:0")
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
