@@ -164,6 +164,8 @@ def h2load(port, path, body, conns, streams, duration, warmup, resp_frame=None):
     url = f"http://127.0.0.1:{port}{path}"
     run_tool(base + ["-D", str(warmup), url], warmup + 30)
     log = os.path.join(WORK, "h2load.tsv")
+    if os.path.exists(log):
+        os.remove(log)
     out = run_tool(base + ["-D", str(duration), f"--log-file={log}", url], duration + 30)
     rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))
     req = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
@@ -175,10 +177,12 @@ def h2load(port, path, body, conns, streams, duration, warmup, resp_frame=None):
                 lat.append(int(parts[2]))
     lat.sort()
     # A gRPC error is HTTP 200 with no DATA: check the bytes received match the successes.
-    data = re.search(r"traffic: .*?(\d+) data", out)
+    data = re.search(r"traffic: .*?, [0-9.]+[KMG]?B \((\d+)\) data", out)
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out)
     frame = resp_frame or len(body)  # an echo's response frame is its request frame
     res = {"rps": rps, "p50_us": pct(lat, 50), "p99_us": pct(lat, 99), "requests": int(req.group(3)),
-           "failed": int(req.group(4)) + int(req.group(5)), "data_bytes": int(data.group(1)) if data else 0}
+           "failed": int(req.group(4)) + int(req.group(5)), "data_bytes": int(data.group(1)) if data else 0,
+           "mean": mean.group(1) if mean else None}
     # Fewer DATA bytes than successes × frame means some calls ended in a gRPC error.
     if res["failed"] or res["data_bytes"] < res["requests"] * frame:
         raise RuntimeError(f"gRPC errors under load: {res}")
@@ -447,8 +451,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: 1 pair of 2 s runs")
     p.add_argument("--pairs", type=int, default=5)
-    p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--warmup", type=float, default=2.0)
+    # Whole seconds: h2load and wrk take nothing else.
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--only", default=".", help="regex of comparison names to run")
     p.add_argument("--out", default=os.path.join(WORK, f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     p.add_argument("--max-foreign", type=float, default=0.15, help="cores of foreign CPU that mark a run disturbed")
@@ -456,7 +461,7 @@ def main():
     p.add_argument("--idle-wait", type=float, default=30.0)
     o = p.parse_args()
     if o.quick:
-        o.pairs, o.duration, o.warmup, o.idle_wait = 1, 2.0, 0.5, 2.0
+        o.pairs, o.duration, o.warmup, o.idle_wait = 1, 2, 1, 2.0
     os.makedirs(WORK, exist_ok=True)
 
     runs, table = [], []

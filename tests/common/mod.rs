@@ -6,6 +6,7 @@
 pub mod child;
 pub mod grpcurl;
 pub mod raw;
+pub mod venv;
 
 use std::{net::SocketAddr, time::Duration};
 
