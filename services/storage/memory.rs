@@ -19,7 +19,7 @@ use super::*;
 /// Locks a store's state. A panic while holding the lock cannot leave these collections
 /// half-updated (every update is a single insert/remove after all checks), so a poisoned lock
 /// is safe to keep using.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -134,20 +134,30 @@ impl KvStore for MemoryKvStore {
     }
 
     async fn list_keys(&self, prefix: &str, after: Option<&str>, limit: usize) -> StorageResult<Vec<String>> {
-        use std::ops::Bound;
-        let entries = lock(&self.entries);
-        let start = match after {
-            Some(after) if after >= prefix => Bound::Excluded(after.to_owned()),
-            _ => Bound::Included(prefix.to_owned()),
-        };
-        Ok(entries
-            .range((start, Bound::Unbounded))
-            .map(|(key, _)| key)
-            .take_while(|key| key.starts_with(prefix))
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(list_keys_in(&lock(&self.entries), prefix, after, limit))
     }
+}
+
+/// Keys of `entries` starting with `prefix`, strictly after `after`, ascending, at most `limit`:
+/// the listing of every store that keeps its keys in a `BTreeMap`.
+pub(super) fn list_keys_in(
+    entries: &BTreeMap<String, String>,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Vec<String> {
+    use std::ops::Bound;
+    let start = match after {
+        Some(after) if after >= prefix => Bound::Excluded(after.to_owned()),
+        _ => Bound::Included(prefix.to_owned()),
+    };
+    entries
+        .range((start, Bound::Unbounded))
+        .map(|(key, _)| key)
+        .take_while(|key| key.starts_with(prefix))
+        .take(limit)
+        .cloned()
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,13 +8,20 @@
 //! (group commit). One writer also makes every write atomic with respect to the others,
 //! which is what the invariants of [`super`] need. Reads run on a small pool of read-only
 //! connections, which WAL lets proceed while the writer commits.
+//!
+//! Key-value reads are the hot path of the suite, so the KV table is also held in memory
+//! (as Redis holds its dataset), loaded at start-up: `Get` and `ListKeys` never touch SQLite.
+//! The mirror is updated by the writer task right after each commit, in commit order, and
+//! before the caller is answered, so a client that was told `OK` reads its own write. The
+//! cost is memory for the KV dataset (values are bounded by `--kv-max-value-bytes`).
 
 use std::{
-    collections::HashSet,
+    collections::{BTreeMap, HashSet},
     future::Future,
     path::{Path, PathBuf},
     pin::Pin,
     str::FromStr,
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
@@ -29,6 +36,7 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
+use super::memory::{list_keys_in, lock};
 use super::{
     sql::{self, FILE_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS, USER_COLUMNS, to_nanos},
     *,
@@ -60,6 +68,8 @@ pub struct SqliteDb {
     read: SqlitePool,
     blobs: PathBuf,
     tmp: PathBuf,
+    /// Every committed key-value entry (see the module docs).
+    kv: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
@@ -107,10 +117,17 @@ impl SqliteDb {
         remove_unreferenced(&tmp, &HashSet::new()).await.map_err(io_error(&tmp))?;
         remove_unreferenced(&blobs, &referenced).await.map_err(io_error(&blobs))?;
 
+        let kv: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>("SELECT key, value FROM kv")
+            .fetch_all(&mut writer)
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?
+            .into_iter()
+            .collect();
+
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(run_writer(writer, queue));
-        tracing::info!(path = %db_path.display(), "SQLite storage open");
-        Ok(Self { writer: Writer { jobs }, read, blobs, tmp })
+        tracing::info!(path = %db_path.display(), kv_entries = kv.len(), "SQLite storage open");
+        Ok(Self { writer: Writer { jobs }, read, blobs, tmp, kv: Arc::new(Mutex::new(kv)) })
     }
 
     /// Whether reads are answered and the writer task takes writes. The write is empty, so
@@ -129,13 +146,29 @@ impl Writer {
         E: From<StorageError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
+        self.write_then(work, |_| {}).await
+    }
+
+    /// [`Writer::write`], and `committed` runs on the writer task once the batch is durable,
+    /// in commit order, before the caller is answered.
+    async fn write_then<T, E, F, C>(&self, work: F, committed: C) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
                 let result = work(conn).await;
                 let ok = result.is_ok();
-                let reply: Reply = Box::new(move |committed: Result<(), StorageError>| {
-                    let _ = answer.send(committed.map_err(E::from).and(result));
+                let reply: Reply = Box::new(move |batch: Result<(), StorageError>| {
+                    let outcome = batch.map_err(E::from).and(result);
+                    if let Ok(value) = &outcome {
+                        committed(value);
+                    }
+                    let _ = answer.send(outcome);
                 });
                 (ok, reply)
             })
@@ -314,67 +347,66 @@ impl UserStore for SqliteDb {
 #[async_trait]
 impl KvStore for SqliteDb {
     async fn get(&self, key: &str) -> StorageResult<Option<String>> {
-        sqlx::query_scalar::<_, String>("SELECT value FROM kv WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(sql::error)
+        Ok(lock(&self.kv).get(key).cloned())
     }
 
     async fn set(&self, key: &str, value: &str) -> StorageResult<bool> {
         let (key, value) = (key.to_owned(), value.to_owned());
+        let mirror = Arc::clone(&self.kv);
+        let entry = (key.clone(), value.clone());
         self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let existed = sqlx::query("SELECT 1 FROM kv WHERE key = $1")
+            .write_then(
+                move |conn| {
+                    Box::pin(async move {
+                        let existed = sqlx::query("SELECT 1 FROM kv WHERE key = $1")
+                            .bind(&key)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(sql::error)?
+                            .is_some();
+                        sqlx::query(
+                            "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+                        )
                         .bind(&key)
-                        .fetch_optional(&mut *conn)
+                        .bind(&value)
+                        .execute(&mut *conn)
                         .await
-                        .map_err(sql::error)?
-                        .is_some();
-                    sqlx::query(
-                        "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
-                    )
-                    .bind(&key)
-                    .bind(&value)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql::error)?;
-                    Ok(existed)
-                })
-            })
+                        .map_err(sql::error)?;
+                        Ok(existed)
+                    })
+                },
+                move |_| {
+                    lock(&mirror).insert(entry.0, entry.1);
+                },
+            )
             .await
     }
 
     async fn delete(&self, key: &str) -> StorageResult<bool> {
         let key = key.to_owned();
+        let mirror = Arc::clone(&self.kv);
+        let removed = key.clone();
         self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM kv WHERE key = $1")
-                        .bind(&key)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(sql::error)?;
-                    Ok(done.rows_affected() > 0)
-                })
-            })
+            .write_then(
+                move |conn| {
+                    Box::pin(async move {
+                        let done = sqlx::query("DELETE FROM kv WHERE key = $1")
+                            .bind(&key)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(sql::error)?;
+                        Ok(done.rows_affected() > 0)
+                    })
+                },
+                move |_| {
+                    lock(&mirror).remove(&removed);
+                },
+            )
             .await
     }
 
     async fn list_keys(&self, prefix: &str, after: Option<&str>, limit: usize) -> StorageResult<Vec<String>> {
-        // substr/length count characters on both sides, so this is a byte-exact prefix test;
-        // TEXT compares with memcmp (BINARY), i.e. ascending by bytes.
-        sqlx::query_scalar::<_, String>(
-            "SELECT key FROM kv WHERE substr(key, 1, length($1)) = $1 AND ($2 IS NULL OR key > $2) \
-             ORDER BY key LIMIT $3",
-        )
-        .bind(prefix)
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.read)
-        .await
-        .map_err(sql::error)
+        Ok(list_keys_in(&lock(&self.kv), prefix, after, limit))
     }
 }
 
