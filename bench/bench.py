@@ -258,11 +258,37 @@ def kv_get_grpc(c, m):
 
 
 def h2load_once(port, path, body):
+    """One call; returns the size of its response's DATA (its gRPC frame, when it succeeded)."""
     body_file = os.path.join(WORK, "once.bin")
     with open(body_file, "wb") as f:
         f.write(body)
-    run_tool(["h2load", "-n", "1", "-c", "1", "-H", "content-type: application/grpc", "-H", "te: trailers",
-              "-d", body_file, f"http://127.0.0.1:{port}{path}"], 30)
+    out = run_tool(["h2load", "-n", "1", "-c", "1", "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-d", body_file, f"http://127.0.0.1:{port}{path}"], 30)
+    data = re.search(r"traffic: .*?, [0-9.]+[KMG]?B \((\d+)\) data", out)
+    size = int(data.group(1)) if data else 0
+    if size == 0:
+        raise RuntimeError(f"{path} answered with an error: {out[-400:]}")
+    return size
+
+
+def pb_string(field, text):
+    raw = text.encode()
+    return bytes([field << 3 | 2]) + varint(len(raw)) + raw
+
+
+def grpc_frame(message):
+    return b"\x00" + struct.pack(">I", len(message)) + message
+
+
+def get_user_grpc(c, m):
+    def measure(srv, o):
+        # CreateUserRequest{user: {username, email, age: 30}}; a fresh server gives it id 1.
+        user = pb_string(2, "bench") + pb_string(3, "bench@example.test") + b"\x20\x1e"
+        h2load_once(SB_GRPC, "/switchboard.v1.UserService/CreateUser", grpc_frame(b"\x0a" + varint(len(user)) + user))
+        get = grpc_frame(b"\x08\x01")  # GetUserRequest{id: 1}
+        frame = h2load_once(SB_GRPC, "/switchboard.v1.UserService/GetUser", get)
+        return h2load(SB_GRPC, "/switchboard.v1.UserService/GetUser", get, c, m, o.duration, o.warmup, resp_frame=frame)
+    return measure
 
 
 def loadgen_unary(rpc, conns=50, window=None):
@@ -367,7 +393,7 @@ def comparisons(o):
             ("seed-rest", lambda: seed("rest"), rest_post_windows(win)),
         ]),
         ("GetUser 50 conns vs seed REST GET", "rps", [
-            ("switchboard", switchboard, loadgen_unary("get-user")),
+            ("switchboard", switchboard, get_user_grpc(50, 1)),
             ("seed-rest", lambda: seed("rest"), rest_get),
         ]),
         ("legacy KV text 50 % SET, 50 conns, sequential", "rps", [
@@ -514,6 +540,14 @@ def main():
                   f"{fmt(m['cpu_us_per_req'])} | {fmt(m['rss_end_mib'])} | {m['clean_runs']}/{m['runs']} | "
                   f"{'; '.join(notes)} |")
     print(f"\nratio = first row (Switchboard) ÷ that row. Every run: {o.out}")
+    print("\nSwitchboard ÷ each peer (medians):")
+    for name, metric, ref, medians in table:
+        ours = {k: v["median"] for k, v in medians.items() if k.startswith(("switchboard", "sqlite", "memory"))}
+        peers = {k: v["median"] for k, v in medians.items() if k not in ours}
+        pairs = [f"{o_label} ÷ {p_label} = {o_val / p_val:.2f}×" for o_label, o_val in ours.items()
+                 for p_label, p_val in peers.items() if o_val and p_val]
+        if pairs:
+            print(f"- {name}: " + "; ".join(pairs))
 
 
 def med(rs, key):
