@@ -10,12 +10,6 @@ use switchboard::{
 };
 use tracing_subscriber::EnvFilter;
 
-// Under load the server allocates and frees small buffers on every call (HTTP/2 frames, headers,
-// boxed futures); glibc's allocator took about 16 % of its CPU in a profile of the echo
-// benchmark. mimalloc is built for exactly this pattern.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
