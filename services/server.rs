@@ -69,15 +69,16 @@ use crate::{
     users::UserService,
 };
 
+const USER_SERVICE: &str = <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME;
+const KV_SERVICE: &str = <pb::kv_service_server::KvServiceServer<KvService> as NamedService>::NAME;
+const CHAT_SERVICE: &str = <pb::chat_service_server::ChatServiceServer<ChatService> as NamedService>::NAME;
+const PAYMENT_SERVICE: &str = <pb::payment_service_server::PaymentServiceServer<PaymentService> as NamedService>::NAME;
+const ECHO_SERVICE: &str = <pb::echo_service_server::EchoServiceServer<EchoService> as NamedService>::NAME;
+const FILE_SERVICE: &str = <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME;
+
 /// Full names of the services, as health checks and reflection know them.
-pub const SERVICE_NAMES: [&str; 6] = [
-    <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME,
-    <pb::kv_service_server::KvServiceServer<KvService> as NamedService>::NAME,
-    <pb::chat_service_server::ChatServiceServer<ChatService> as NamedService>::NAME,
-    <pb::payment_service_server::PaymentServiceServer<PaymentService> as NamedService>::NAME,
-    <pb::echo_service_server::EchoServiceServer<EchoService> as NamedService>::NAME,
-    <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME,
-];
+pub const SERVICE_NAMES: [&str; 6] =
+    [USER_SERVICE, KV_SERVICE, CHAT_SERVICE, PAYMENT_SERVICE, ECHO_SERVICE, FILE_SERVICE];
 
 /// After the grace period, how long the cut connections get to wind down before the server
 /// task is abandoned.
@@ -456,13 +457,8 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// database does not answer, chat while NATS is disconnected, and both turn SERVING again by
 /// themselves when their engine is back. Other services are unaffected.
 async fn probe_engines(health: HealthRegistry, engine: Engine, nats: Option<Arc<NatsBus>>) {
-    let storage_services = [
-        <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME,
-        <pb::kv_service_server::KvServiceServer<KvService> as NamedService>::NAME,
-        <pb::payment_service_server::PaymentServiceServer<PaymentService> as NamedService>::NAME,
-        <pb::file_service_server::FileServiceServer<FileService> as NamedService>::NAME,
-    ];
-    let chat_service = <pb::chat_service_server::ChatServiceServer<ChatService> as NamedService>::NAME;
+    // The services whose state lives in the database; echo needs nothing, chat follows NATS.
+    let storage_services = [USER_SERVICE, KV_SERVICE, PAYMENT_SERVICE, FILE_SERVICE];
     let mut storage_up = true;
     let mut chat_up = true;
     let mut ticks = tokio::time::interval(PROBE_INTERVAL);
@@ -495,7 +491,7 @@ async fn probe_engines(health: HealthRegistry, engine: Engine, nats: Option<Arc<
                 chat_up = up;
                 let status = if up { Serving::Serving } else { Serving::NotServing };
                 tracing::info!(?status, "chat (NATS) health changed");
-                health.set(chat_service, status);
+                health.set(CHAT_SERVICE, status);
             }
         }
     }
