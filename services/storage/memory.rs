@@ -65,20 +65,7 @@ impl UserStore for MemoryUserStore {
     }
 
     async fn list(&self, query: &str, after: i64, limit: usize) -> StorageResult<Vec<UserRecord>> {
-        let state = lock(&self.state);
-        let start = after.saturating_add(1);
-        Ok(state
-            .by_id
-            .range(start..)
-            .map(|(_, user)| user)
-            .filter(|user| {
-                query.is_empty()
-                    || user.username.to_lowercase().contains(query)
-                    || user.email.to_lowercase().contains(query)
-            })
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(list_users_in(&lock(&self.state).by_id, query, after, limit))
     }
 
     async fn update(&self, id: i64, patch: UserPatch, now: SystemTime) -> Result<UserRecord, UserWriteError> {
@@ -136,6 +123,27 @@ impl KvStore for MemoryKvStore {
     async fn list_keys(&self, prefix: &str, after: Option<&str>, limit: usize) -> StorageResult<Vec<String>> {
         Ok(list_keys_in(&lock(&self.entries), prefix, after, limit))
     }
+}
+
+/// [`UserStore::list`] over users held by id: the listing of every store that keeps its users
+/// in a `BTreeMap`.
+pub(super) fn list_users_in(
+    by_id: &BTreeMap<i64, UserRecord>,
+    query: &str,
+    after: i64,
+    limit: usize,
+) -> Vec<UserRecord> {
+    by_id
+        .range(after.saturating_add(1)..)
+        .map(|(_, user)| user)
+        .filter(|user| {
+            query.is_empty()
+                || user.username.to_lowercase().contains(query)
+                || user.email.to_lowercase().contains(query)
+        })
+        .take(limit)
+        .cloned()
+        .collect()
 }
 
 /// Keys of `entries` starting with `prefix`, strictly after `after`, ascending, at most `limit`:

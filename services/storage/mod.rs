@@ -27,7 +27,7 @@ use bytes::Bytes;
 use tokio_stream::Stream;
 
 /// A failure of the storage engine itself (not of the caller's request).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     /// The engine cannot be reached or refused the work; retrying later may succeed.
     #[error("storage unavailable: {0}")]
