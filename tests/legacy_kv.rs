@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, raw::Raw};
+use common::{Backend, TestServer, raw::Raw};
 use switchboard::{
+    config::Config,
     legacy::Protocol,
     pb::{GetRequest, SetRequest, WatchRequest, watch_event::Kind},
 };
@@ -122,4 +123,101 @@ async fn a_client_that_leaves_mid_command_leaves_nothing_behind() {
     kv.stream.get_mut().shutdown().await.unwrap();
     assert!(kv.closed().await.is_empty());
     assert_eq!(server.kv().get(GetRequest { key: "ghost".into() }).await.unwrap_err().code(), Code::NotFound);
+}
+
+/// The servers a pipeline is tried on: memory and the durable SQLite default, each with the
+/// default value limit (a `GET` may return 1 MiB, so each runs alone) and with 1 KiB values
+/// (`GET`s fit the connection's byte bound and run alongside other commands). On SQLite a
+/// write is seen only once committed, so a read that overlapped a write of its key would
+/// read the old value here.
+fn pipeline_servers() -> Vec<(&'static str, Backend, Option<usize>)> {
+    vec![
+        ("memory", Backend::Memory, None),
+        ("memory, 1 KiB values", Backend::Memory, Some(1024)),
+        ("sqlite", Backend::sqlite(), None),
+        ("sqlite, 1 KiB values", Backend::sqlite(), Some(1024)),
+    ]
+}
+
+fn pipeline_config(backend: &Backend, max_value_bytes: Option<usize>) -> Config {
+    let mut config = backend.config();
+    if let Some(max) = max_value_bytes {
+        config.kv_max_value_bytes = max;
+    }
+    config
+}
+
+#[tokio::test]
+async fn a_pipeline_in_one_write_gets_the_replies_of_one_command_at_a_time() {
+    for (name, backend, max_value_bytes) in pipeline_servers() {
+        let server = TestServer::start_with(pipeline_config(&backend, max_value_bytes)).await;
+        let mut kv = Raw::kv(server.legacy(Protocol::Kv)).await;
+        kv.send(
+            b"SET a 1\nGET a\nSET b 2\nSET a 3\nGET a\nDELETE b\nGET b\nDELETE b\nSET c x\nGET c\nget c\n\
+              KEYS\nGET a\nFROB\nSET a 4\nSET\nGET a\nDELETE c\nKEYS\nQUIT\nSET after 1\n",
+        )
+        .await;
+        let mut got = Vec::new();
+        for _ in 0..20 {
+            got.push(kv.line().await);
+        }
+        assert_eq!(
+            got,
+            [
+                "OK",
+                "1",
+                "OK",
+                "OK",
+                "3",
+                "OK",
+                "NULL",
+                "ERROR: Key not found",
+                "OK",
+                "x",
+                "x",
+                "a, c",
+                "3",
+                "ERROR: Unknown command 'FROB'",
+                "OK",
+                "ERROR: SET requires key and value",
+                "4",
+                "OK",
+                "a",
+                "Goodbye!",
+            ],
+            "{name}"
+        );
+        assert!(kv.closed().await.is_empty(), "{name}: nothing after Goodbye!");
+        let mut grpc = server.kv();
+        assert_eq!(grpc.get(GetRequest { key: "a".into() }).await.unwrap().into_inner().value, "4", "{name}");
+        let after = grpc.get(GetRequest { key: "after".into() }).await.unwrap_err();
+        assert_eq!(after.code(), Code::NotFound, "{name}: a command after QUIT ran");
+    }
+}
+
+#[tokio::test]
+async fn many_pipelined_sets_of_distinct_keys_then_gets_of_each_are_answered_in_order() {
+    // More than one connection's worth of commands in flight, so the pipeline fills and
+    // drains several times within one write.
+    const KEYS: usize = 300;
+    for (name, backend, max_value_bytes) in pipeline_servers() {
+        let server = TestServer::start_with(pipeline_config(&backend, max_value_bytes)).await;
+        let mut kv = Raw::kv(server.legacy(Protocol::Kv)).await;
+        let mut burst = String::new();
+        let mut expected = String::new();
+        for i in 0..KEYS {
+            burst.push_str(&format!("SET key{i} value {i}\n"));
+            expected.push_str("OK\n");
+        }
+        for i in 0..KEYS {
+            burst.push_str(&format!("GET key{i}\n"));
+            expected.push_str(&format!("value {i}\n"));
+        }
+        kv.send(burst.as_bytes()).await;
+        let got = kv.read_exact(expected.len()).await;
+        assert_eq!(String::from_utf8_lossy(&got), expected, "{name}");
+        let mut grpc = server.kv();
+        let last = grpc.get(GetRequest { key: format!("key{}", KEYS - 1) }).await.unwrap().into_inner();
+        assert_eq!(last.value, format!("value {}", KEYS - 1), "{name}");
+    }
 }

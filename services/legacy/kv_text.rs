@@ -9,8 +9,21 @@
 //! leaves nothing behind (the seed's `Scanner` ran it).
 //! `GET` of a missing key still answers `NULL`, exactly like the seed, so a stored value
 //! `NULL` reads the same as a missing key here; gRPC `KvService/Get` tells them apart.
+//!
+//! Pipelined commands (lines that arrive together) run concurrently and are answered in
+//! order. A durable write waits for its commit, and the store folds every write waiting at
+//! that moment into one commit; run one at a time, a client that sends sixteen writes at once
+//! would wait for sixteen commits. Only commands that commute overlap (see [`Pipeline`]), so
+//! the client reads the very replies that one-at-a-time execution gives.
 
-use tokio::net::TcpStream;
+use std::collections::HashMap;
+
+use futures_util::{
+    StreamExt as _,
+    future::{Either, Ready, ready},
+    stream::FuturesOrdered,
+};
+use tokio::{io::AsyncWrite, net::TcpStream};
 
 use super::{
     ConnectionError, INVALID_UTF8, Replies, Settings, error_line, line_too_long,
@@ -27,17 +40,30 @@ pub(crate) const BANNER: &str =
 /// Keys asked of the service per page while answering `KEYS`.
 const KEYS_PAGE: i32 = 1000;
 
+/// Most commands of one connection running at once. At the bound the next command waits
+/// until the running ones are answered; enough to share a commit among many writes.
+const PIPELINE_DEPTH: usize = 64;
+
+/// Most bytes the running commands of one connection may hold: their lines, and their
+/// replies (a whole value for a `GET`), which wait for the replies before them. One at a
+/// time, a connection held about one line and one reply; without this bound a pipeline of
+/// `GET`s of large values would hold `PIPELINE_DEPTH` of them. At the bound the next command
+/// waits until the running ones are answered; a command larger than the bound runs alone
+/// (at the default 1 MiB value limit, every `GET`: the writes, whose commits are what
+/// overlapping is for, still run together).
+const PIPELINE_BYTES: usize = 1024 * 1024;
+
 #[derive(Debug, PartialEq, Eq)]
-enum Command<'a> {
+enum Command {
     Set {
-        key: &'a str,
-        value: &'a str,
+        key: String,
+        value: String,
     },
     Get {
-        key: &'a str,
+        key: String,
     },
     Delete {
-        key: &'a str,
+        key: String,
     },
     Keys,
     Quit,
@@ -46,10 +72,39 @@ enum Command<'a> {
     Unknown(String),
 }
 
+impl Command {
+    fn footprint(&self) -> Footprint {
+        match self {
+            Command::Get { key } => Footprint::Read(key.clone()),
+            Command::Set { key, .. } | Command::Delete { key } => Footprint::Write(key.clone()),
+            Command::Keys | Command::Quit => Footprint::Everything,
+            Command::MissingArguments(_) | Command::Unknown(_) => Footprint::Nothing,
+        }
+    }
+}
+
+/// What a command reads or writes, which decides what it may run alongside.
+#[derive(Debug)]
+enum Footprint {
+    /// An error reply, decided without the service.
+    Nothing,
+    Read(String),
+    Write(String),
+    /// `KEYS` reads every key; `QUIT` comes after every reply before it.
+    Everything,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
 /// Parses a trimmed, non-empty line.
-fn parse(line: &str) -> Command<'_> {
+fn parse(line: &str) -> Command {
     let (name, rest) = split_word(line);
     let (key, value) = split_word(rest);
+    let (key, value) = (key.to_owned(), value.to_owned());
     match name.to_uppercase().as_str() {
         "SET" if key.is_empty() || value.is_empty() => Command::MissingArguments("SET requires key and value"),
         "SET" => Command::Set { key, value },
@@ -78,10 +133,14 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
     let mut replies = Replies::new(write, settings.idle_timeout);
     replies.bytes(BANNER.as_bytes()).await?;
     replies.flush().await?;
+    let mut pipeline = Pipeline::new(kv.limits().max_value_bytes);
     loop {
         let line = match lines.buffered() {
             Some(line) => line,
             None => {
+                // Everything the client sent so far is answered before waiting for more: it
+                // may be waiting for these replies before it sends another line.
+                pipeline.drain(&mut replies).await?;
                 replies.flush().await?;
                 match tokio::time::timeout(settings.idle_timeout, lines.next_line()).await {
                     Ok(Ok(Some(line))) => line,
@@ -93,18 +152,19 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
         };
         let bytes = match line {
             Line::Complete(bytes) => bytes,
-            // Half a command from a client that went away: nothing is applied.
+            // Half a command from a client that went away: nothing is applied. It comes only
+            // from reading the socket, so every command before it has been answered.
             Line::Unterminated(_) => {
                 replies.flush().await?;
                 return Ok(());
             }
             Line::TooLong => {
-                replies.line(&line_too_long(settings)).await?;
+                pipeline.answer(line_too_long(settings), &mut replies).await?;
                 continue;
             }
         };
         let Ok(text) = std::str::from_utf8(&bytes) else {
-            replies.line(INVALID_UTF8).await?;
+            pipeline.answer(INVALID_UTF8.to_owned(), &mut replies).await?;
             continue;
         };
         let text = text.trim();
@@ -113,27 +173,125 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
         }
         let command = parse(text);
         let quit = command == Command::Quit;
-        replies.line(&apply(kv, command).await).await?;
+        // `apply` only builds the future: the command runs once the pipeline polls it.
+        pipeline.add(command.footprint(), bytes.len(), apply(kv, command), &mut replies).await?;
         if quit {
+            pipeline.drain(&mut replies).await?;
             replies.flush().await?;
             return Ok(());
         }
     }
 }
 
+/// The commands of one connection that run at once, answered in the order they arrived.
+///
+/// Invariant: only commands that commute run together (commands on distinct keys, reads of
+/// one key, error replies), so each reply is the one that running the commands one at a time
+/// gives: a read sees the writes sent before it, writes to one key land in the order sent.
+/// A command that does not commute with the running ones (a read or write of a key one of
+/// them writes, a write of a key one of them reads, `KEYS`, `QUIT`) waits until they are
+/// answered; so does any command after a running `KEYS`. Other clients may see a pipeline's
+/// writes to distinct keys land in any order, as they may for writes of distinct clients.
+struct Pipeline<F: Future<Output = String>> {
+    running: FuturesOrdered<Either<Ready<String>, F>>,
+    /// Keys the running commands read or write; `Write` once any of them writes it.
+    keys: HashMap<String, Access>,
+    /// A running command reads every key.
+    everything: bool,
+    /// What the running commands may hold, bounded by [`PIPELINE_BYTES`].
+    bytes: usize,
+    /// What a `GET`'s reply may hold.
+    max_value_bytes: usize,
+}
+
+impl<F: Future<Output = String>> Pipeline<F> {
+    fn new(max_value_bytes: usize) -> Self {
+        Self { running: FuturesOrdered::new(), keys: HashMap::new(), everything: false, bytes: 0, max_value_bytes }
+    }
+
+    /// Adds a command's reply, which is to come from `line_bytes` of input.
+    async fn add<W: AsyncWrite + Unpin>(
+        &mut self,
+        footprint: Footprint,
+        line_bytes: usize,
+        reply: F,
+        replies: &mut Replies<W>,
+    ) -> Result<(), ConnectionError> {
+        self.admit(footprint, line_bytes, replies).await?;
+        self.running.push_back(Either::Right(reply));
+        Ok(())
+    }
+
+    /// Adds a reply known without the service (an error line): it only waits its turn.
+    async fn answer<W: AsyncWrite + Unpin>(
+        &mut self,
+        reply: String,
+        replies: &mut Replies<W>,
+    ) -> Result<(), ConnectionError> {
+        self.admit(Footprint::Nothing, reply.len(), replies).await?;
+        self.running.push_back(Either::Left(ready(reply)));
+        Ok(())
+    }
+
+    /// Waits for the running commands to be answered if the next one must not overlap them
+    /// or a bound is reached, then counts the next one in.
+    async fn admit<W: AsyncWrite + Unpin>(
+        &mut self,
+        footprint: Footprint,
+        line_bytes: usize,
+        replies: &mut Replies<W>,
+    ) -> Result<(), ConnectionError> {
+        let reply_bytes = if matches!(footprint, Footprint::Read(_)) { self.max_value_bytes } else { 0 };
+        let holds = line_bytes.saturating_add(reply_bytes);
+        let overlaps = match &footprint {
+            Footprint::Nothing => false,
+            _ if self.everything => true,
+            Footprint::Read(key) => self.keys.get(key) == Some(&Access::Write),
+            Footprint::Write(key) => self.keys.contains_key(key),
+            Footprint::Everything => !self.running.is_empty(),
+        };
+        if overlaps || self.running.len() >= PIPELINE_DEPTH || self.bytes.saturating_add(holds) > PIPELINE_BYTES {
+            self.drain(replies).await?;
+        }
+        self.bytes = self.bytes.saturating_add(holds);
+        match footprint {
+            Footprint::Nothing => {}
+            Footprint::Read(key) => {
+                self.keys.entry(key).or_insert(Access::Read);
+            }
+            Footprint::Write(key) => {
+                self.keys.insert(key, Access::Write);
+            }
+            Footprint::Everything => self.everything = true,
+        }
+        Ok(())
+    }
+
+    /// Runs the commands to the end, writing each reply as soon as those before it are.
+    async fn drain<W: AsyncWrite + Unpin>(&mut self, replies: &mut Replies<W>) -> Result<(), ConnectionError> {
+        while let Some(reply) = self.running.next().await {
+            replies.line(&reply).await?;
+        }
+        self.keys.clear();
+        self.everything = false;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
 /// Runs one command and says what the seed would have said.
-async fn apply(kv: &KvService, command: Command<'_>) -> String {
+async fn apply(kv: &KvService, command: Command) -> String {
     match command {
-        Command::Set { key, value } => match kv.set(key.to_owned(), value.to_owned()).await {
+        Command::Set { key, value } => match kv.set(key, value).await {
             Ok(_replaced) => "OK".to_owned(),
             Err(error) => kv_error_line(error),
         },
-        Command::Get { key } => match kv.get(key.to_owned()).await {
+        Command::Get { key } => match kv.get(key).await {
             Ok(value) => value,
             Err(KvError::KeyNotFound(_)) => "NULL".to_owned(),
             Err(error) => kv_error_line(error),
         },
-        Command::Delete { key } => match kv.delete(key.to_owned()).await {
+        Command::Delete { key } => match kv.delete(key).await {
             Ok(()) => "OK".to_owned(),
             Err(error) => kv_error_line(error),
         },
@@ -172,11 +330,11 @@ mod tests {
 
     #[test]
     fn parses_like_the_seed_but_keeps_inner_spacing() {
-        assert_eq!(parse("set k   two   spaces"), Command::Set { key: "k", value: "two   spaces" });
+        assert_eq!(parse("set k   two   spaces"), Command::Set { key: "k".into(), value: "two   spaces".into() });
         assert_eq!(parse("SET k"), Command::MissingArguments("SET requires key and value"));
         assert_eq!(parse("Get"), Command::MissingArguments("GET requires key"));
-        assert_eq!(parse("GET a b"), Command::Get { key: "a" });
-        assert_eq!(parse("delete\tk"), Command::Delete { key: "k" });
+        assert_eq!(parse("GET a b"), Command::Get { key: "a".into() });
+        assert_eq!(parse("delete\tk"), Command::Delete { key: "k".into() });
         assert_eq!(parse("keys extra"), Command::Keys);
         assert_eq!(parse("quit"), Command::Quit);
         assert_eq!(parse("frob x"), Command::Unknown("FROB".into()));
