@@ -60,10 +60,6 @@ impl KvService {
         self
     }
 
-    pub fn limits(&self) -> KvLimits {
-        self.limits
-    }
-
     pub fn into_server(self) -> kv_service_server::KvServiceServer<Self> {
         kv_service_server::KvServiceServer::new(self)
     }

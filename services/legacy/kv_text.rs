@@ -16,7 +16,7 @@
 //! would wait for sixteen commits. Only commands that commute overlap (see [`Pipeline`]), so
 //! the client reads the very replies that one-at-a-time execution gives.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use futures_util::{
     StreamExt as _,
@@ -40,17 +40,14 @@ pub(crate) const BANNER: &str =
 /// Keys asked of the service per page while answering `KEYS`.
 const KEYS_PAGE: i32 = 1000;
 
-/// Most commands of one connection running at once. At the bound the next command waits
-/// until the running ones are answered; enough to share a commit among many writes.
+/// Most commands of one connection waiting to be answered. At the bound the next command
+/// waits until they are; enough to share a commit among many writes.
 const PIPELINE_DEPTH: usize = 64;
 
-/// Most bytes the running commands of one connection may hold: their lines, and their
-/// replies (a whole value for a `GET`), which wait for the replies before them. One at a
-/// time, a connection held about one line and one reply; without this bound a pipeline of
-/// `GET`s of large values would hold `PIPELINE_DEPTH` of them. At the bound the next command
-/// waits until the running ones are answered; a command larger than the bound runs alone
-/// (at the default 1 MiB value limit, every `GET`: the writes, whose commits are what
-/// overlapping is for, still run together).
+/// Most bytes of replies one connection holds while earlier replies wait for their commits.
+/// A read runs at once, so its reply (a whole value for a `GET`) waits in memory; one at a
+/// time, a connection held about one reply. Past the bound the next command waits until the
+/// waiting replies are written.
 const PIPELINE_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -94,12 +91,6 @@ enum Footprint {
     Everything,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Read,
-    Write,
-}
-
 /// Parses a trimmed, non-empty line.
 fn parse(line: &str) -> Command {
     let (name, rest) = split_word(line);
@@ -133,7 +124,7 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
     let mut replies = Replies::new(write, settings.idle_timeout);
     replies.bytes(BANNER.as_bytes()).await?;
     replies.flush().await?;
-    let mut pipeline = Pipeline::new(kv.limits().max_value_bytes);
+    let mut pipeline = Pipeline::new();
     loop {
         let line = match lines.buffered() {
             Some(line) => line,
@@ -174,7 +165,7 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
         let command = parse(text);
         let quit = command == Command::Quit;
         // `apply` only builds the future: the command runs once the pipeline polls it.
-        pipeline.add(command.footprint(), bytes.len(), apply(kv, command), &mut replies).await?;
+        pipeline.add(command.footprint(), apply(kv, command), &mut replies).await?;
         if quit {
             pipeline.drain(&mut replies).await?;
             replies.flush().await?;
@@ -185,40 +176,49 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
 
 /// The commands of one connection that run at once, answered in the order they arrived.
 ///
-/// Invariant: only commands that commute run together (commands on distinct keys, reads of
-/// one key, error replies), so each reply is the one that running the commands one at a time
-/// gives: a read sees the writes sent before it, writes to one key land in the order sent.
-/// A command that does not commute with the running ones (a read or write of a key one of
-/// them writes, a write of a key one of them reads, `KEYS`, `QUIT`) waits until they are
-/// answered; so does any command after a running `KEYS`. Other clients may see a pipeline's
-/// writes to distinct keys land in any order, as they may for writes of distinct clients.
+/// Writes run concurrently with the writes of other keys (each waits for its commit, and
+/// the store folds the waiting ones into one commit). Reads run at once, when they arrive:
+/// their replies wait in order behind the writes before them. A read of a key that a running
+/// write changes, a write of such a key, and `KEYS` (which reads every key) first wait until
+/// the running writes are answered. So every reply is the one that running the commands one
+/// at a time gives: a read sees the writes sent before it and none after, writes to one key
+/// land in the order sent. Other clients may see a pipeline's writes to distinct keys land in
+/// any order, as they may for writes of distinct clients.
 struct Pipeline<F: Future<Output = String>> {
     running: FuturesOrdered<Either<Ready<String>, F>>,
-    /// Keys the running commands read or write; `Write` once any of them writes it.
-    keys: HashMap<String, Access>,
-    /// A running command reads every key.
-    everything: bool,
-    /// What the running commands may hold, bounded by [`PIPELINE_BYTES`].
+    /// Keys the running writes change.
+    writing: HashSet<String>,
+    /// Bytes of replies waiting, bounded by [`PIPELINE_BYTES`].
     bytes: usize,
-    /// What a `GET`'s reply may hold.
-    max_value_bytes: usize,
 }
 
 impl<F: Future<Output = String>> Pipeline<F> {
-    fn new(max_value_bytes: usize) -> Self {
-        Self { running: FuturesOrdered::new(), keys: HashMap::new(), everything: false, bytes: 0, max_value_bytes }
+    fn new() -> Self {
+        Self { running: FuturesOrdered::new(), writing: HashSet::new(), bytes: 0 }
     }
 
-    /// Adds a command's reply, which is to come from `line_bytes` of input.
+    /// Runs a command (`reply` is its future) or queues it behind the running ones.
     async fn add<W: AsyncWrite + Unpin>(
         &mut self,
         footprint: Footprint,
-        line_bytes: usize,
         reply: F,
         replies: &mut Replies<W>,
     ) -> Result<(), ConnectionError> {
-        self.admit(footprint, line_bytes, replies).await?;
-        self.running.push_back(Either::Right(reply));
+        let waits_for_writes = match &footprint {
+            Footprint::Nothing => false,
+            Footprint::Read(key) | Footprint::Write(key) => self.writing.contains(key),
+            Footprint::Everything => !self.writing.is_empty(),
+        };
+        if waits_for_writes || self.running.len() >= PIPELINE_DEPTH || self.bytes > PIPELINE_BYTES {
+            self.drain(replies).await?;
+        }
+        match footprint {
+            Footprint::Write(key) => {
+                self.writing.insert(key);
+                self.running.push_back(Either::Right(reply));
+            }
+            Footprint::Nothing | Footprint::Read(_) | Footprint::Everything => self.ready(reply.await),
+        }
         Ok(())
     }
 
@@ -228,43 +228,16 @@ impl<F: Future<Output = String>> Pipeline<F> {
         reply: String,
         replies: &mut Replies<W>,
     ) -> Result<(), ConnectionError> {
-        self.admit(Footprint::Nothing, reply.len(), replies).await?;
-        self.running.push_back(Either::Left(ready(reply)));
+        if self.running.len() >= PIPELINE_DEPTH || self.bytes > PIPELINE_BYTES {
+            self.drain(replies).await?;
+        }
+        self.ready(reply);
         Ok(())
     }
 
-    /// Waits for the running commands to be answered if the next one must not overlap them
-    /// or a bound is reached, then counts the next one in.
-    async fn admit<W: AsyncWrite + Unpin>(
-        &mut self,
-        footprint: Footprint,
-        line_bytes: usize,
-        replies: &mut Replies<W>,
-    ) -> Result<(), ConnectionError> {
-        let reply_bytes = if matches!(footprint, Footprint::Read(_)) { self.max_value_bytes } else { 0 };
-        let holds = line_bytes.saturating_add(reply_bytes);
-        let overlaps = match &footprint {
-            Footprint::Nothing => false,
-            _ if self.everything => true,
-            Footprint::Read(key) => self.keys.get(key) == Some(&Access::Write),
-            Footprint::Write(key) => self.keys.contains_key(key),
-            Footprint::Everything => !self.running.is_empty(),
-        };
-        if overlaps || self.running.len() >= PIPELINE_DEPTH || self.bytes.saturating_add(holds) > PIPELINE_BYTES {
-            self.drain(replies).await?;
-        }
-        self.bytes = self.bytes.saturating_add(holds);
-        match footprint {
-            Footprint::Nothing => {}
-            Footprint::Read(key) => {
-                self.keys.entry(key).or_insert(Access::Read);
-            }
-            Footprint::Write(key) => {
-                self.keys.insert(key, Access::Write);
-            }
-            Footprint::Everything => self.everything = true,
-        }
-        Ok(())
+    fn ready(&mut self, reply: String) {
+        self.bytes = self.bytes.saturating_add(reply.len());
+        self.running.push_back(Either::Left(ready(reply)));
     }
 
     /// Runs the commands to the end, writing each reply as soon as those before it are.
@@ -272,8 +245,7 @@ impl<F: Future<Output = String>> Pipeline<F> {
         while let Some(reply) = self.running.next().await {
             replies.line(&reply).await?;
         }
-        self.keys.clear();
-        self.everything = false;
+        self.writing.clear();
         self.bytes = 0;
         Ok(())
     }
