@@ -204,12 +204,13 @@ def loadgen(args, duration):
 # ----------------------------------------------------------------------------- servers
 
 def switchboard(storage="sqlite", extra=()):
-    """The real server, default configuration (durable SQLite storage, every layer on) unless
-    told otherwise; loopback ports so that the peers' ports stay free."""
+    """The real server, default configuration (durable SQLite storage, every layer on, the
+    access log at `info` into a file) unless told otherwise; loopback ports so that the peers'
+    ports stay free."""
     cmd = [SB, "--listen", f"127.0.0.1:{SB_GRPC}",
            "--legacy-kv-listen", f"127.0.0.1:{SB_KV}", "--legacy-chat-listen", f"127.0.0.1:{SB_CHAT}",
            "--legacy-echo-listen", f"127.0.0.1:{SB_ECHO}", "--legacy-binary-listen", f"127.0.0.1:{SB_BIN}",
-           "--log", "warn", "--storage", storage, "--data-dir", "{tmp}/data", *extra]
+           "--storage", storage, "--data-dir", "{tmp}/data", *extra]
     return Server(f"switchboard-{storage}", cmd, SB_GRPC)
 
 
@@ -370,6 +371,9 @@ def comparisons(o):
     return [
         ("grpc echo 100 B, 50 conn x 10 streams", "rps", [
             ("switchboard", switchboard, echo_grpc(SB_GRPC, "/switchboard.v1.EchoService/Echo", 50, 10)),
+            # What the default per-call access log line costs: the same server logging warnings only.
+            ("switchboard-log-warn", lambda: switchboard(extra=["--log", "warn"]),
+             echo_grpc(SB_GRPC, "/switchboard.v1.EchoService/Echo", 50, 10)),
             ("tonic", tonic_echo, echo_grpc(TONIC, "/perfanchor.echo.v1.Echo/UnaryEcho", 50, 10)),
             ("grpc-go", go_echo, echo_grpc(GOECHO, "/perfanchor.echo.v1.Echo/UnaryEcho", 50, 10)),
         ]),
@@ -395,6 +399,8 @@ def comparisons(o):
         ("GetUser 50 conns vs seed REST GET", "rps", [
             ("switchboard", switchboard, get_user_grpc(50, 1)),
             ("seed-rest", lambda: seed("rest"), rest_get),
+            # The ceiling for any tonic server at the same 50 calls in flight.
+            ("tonic-echo-50x1", tonic_echo, echo_grpc(TONIC, "/perfanchor.echo.v1.Echo/UnaryEcho", 50, 1)),
         ]),
         ("legacy KV text 50 % SET, 50 conns, sequential", "rps", [
             ("switchboard-sqlite", lambda: switchboard("sqlite"), kvload(SB_KV, "kv", 1)),

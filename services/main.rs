@@ -2,6 +2,8 @@
 //! SIGTERM, then shut down gracefully (a second signal cuts the drain short). Exits 0 after a
 //! shutdown, however it went; non-zero only if it could not start.
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use clap::Parser;
 use switchboard::{
@@ -13,7 +15,8 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    init_logging(&config)?;
+    // Dropped when main returns: that flushes the log lines still queued.
+    let _log_writer = init_logging(&config)?;
     raise_open_file_limit();
 
     let server = switchboard::server::start(config).await.context("starting switchboard")?;
@@ -56,20 +59,35 @@ fn raise_open_file_limit() {
     }
 }
 
-fn init_logging(config: &Config) -> anyhow::Result<()> {
+/// Log lines are formatted on the thread that logs and written by a thread of their own,
+/// through a buffer flushed whenever no more lines are waiting: one access-log line per
+/// call would otherwise cost a `write` system call per call on the serving threads. Not
+/// lossy: if the output cannot keep up, logging waits rather than dropping lines.
+fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     // RUST_LOG, when set, wins over --log, as every Rust service's operators expect.
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) if !filter.is_empty() => EnvFilter::try_new(filter),
         _ => EnvFilter::try_new(&config.log_filter),
     }
     .context("invalid log filter")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(LOG_BUFFER, std::io::stdout()));
+    // Colours only for a terminal: escape codes in a log file or collector are noise.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(writer);
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    Ok(())
+    Ok(guard)
 }
+
+/// Bytes of log lines gathered into one write.
+const LOG_BUFFER: usize = 64 * 1024;
 
 async fn wait_for_signal() -> anyhow::Result<()> {
     #[cfg(unix)]

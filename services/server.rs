@@ -220,7 +220,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let max_call = (!config.max_call_duration.is_zero()).then_some(config.max_call_duration);
 
     let layers = tower::ServiceBuilder::new()
-        .layer(cors(&config.cors_allow_origins))
+        // No origins configured: no CORS processing at all (it would add `vary` headers to
+        // every response for nothing).
+        .option_layer((!config.cors_allow_origins.is_empty()).then(|| cors(&config.cors_allow_origins)))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(RequestIdLayer)
         .layer(AccessLogLayer::new(Arc::clone(&metrics), Arc::clone(&methods)))

@@ -16,7 +16,7 @@
 //! A new front door (the legacy ports) joins the drain like this, with the handle from
 //! [`crate::server::RunningServer::shutdown_handle`] (or the one `server::start` builds):
 //!
-//! ```ignore
+//! ```text
 //! loop {
 //!     let (socket, peer) = tokio::select! {
 //!         accepted = listener.accept() => accepted?,

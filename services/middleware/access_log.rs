@@ -65,7 +65,7 @@ where
         let streaming = self.shared.methods.is_streaming(path);
         let record = CallRecord {
             start: Instant::now(),
-            label: self.shared.methods.label(path).to_owned(),
+            label: self.shared.methods.label(path),
             request_id: request.extensions().get::<RequestId>().cloned(),
             peer: peer_addr(&request),
             streaming,
@@ -90,7 +90,7 @@ where
 /// What is known about a call until its final status is.
 struct CallRecord {
     start: Instant,
-    label: String,
+    label: Arc<str>,
     request_id: Option<RequestId>,
     peer: Option<SocketAddr>,
     streaming: bool,
@@ -105,22 +105,33 @@ impl CallRecord {
         }
         let latency = self.start.elapsed();
         let code = code_name(code);
-        self.metrics.requests.with_label_values(&[self.label.as_str(), code]).inc();
-        self.metrics.latency.with_label_values(&[self.label.as_str()]).observe(latency.as_secs_f64());
+        self.metrics.requests.with_label_values(&[&*self.label, code]).inc();
+        self.metrics.latency.with_label_values(&[&*self.label]).observe(latency.as_secs_f64());
         if self.streaming {
             self.metrics.open_streams.with_label_values(&["grpc"]).dec();
         }
         let request_id = self.request_id.as_ref().map_or("-", RequestId::as_str);
-        let peer = self.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
         tracing::info!(
             target: "switchboard::access",
             request_id,
             method = %self.label,
-            peer,
+            peer = %OrDash(self.peer),
             code,
             latency_ms = latency.as_secs_f64() * 1000.0,
             "call finished"
         );
+    }
+}
+
+/// An optional value as a log field: the value, or `-` (without allocating either).
+struct OrDash<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(value) => value.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 

@@ -2,14 +2,25 @@
 //! are streaming (deadline and idle rules differ) and which exist at all (metric labels stay
 //! bounded: a made-up path is labelled `unknown`).
 
-use std::collections::HashSet;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use prost::Message;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Methods {
-    known: HashSet<String>,
+    /// Path → the same path as a shared label, so a call's log record holds it without copying.
+    known: HashMap<String, Arc<str>>,
     streaming: HashSet<String>,
+    unknown: Arc<str>,
+}
+
+impl Default for Methods {
+    fn default() -> Self {
+        Self { known: HashMap::new(), streaming: HashSet::new(), unknown: Arc::from("unknown") }
+    }
 }
 
 impl Methods {
@@ -28,7 +39,7 @@ impl Methods {
                         if method.client_streaming.unwrap_or(false) || method.server_streaming.unwrap_or(false) {
                             methods.streaming.insert(path.clone());
                         }
-                        methods.known.insert(path);
+                        methods.known.insert(path.clone(), Arc::from(path));
                     }
                 }
             }
@@ -42,8 +53,8 @@ impl Methods {
     }
 
     /// The path as a metric label: itself if served here, else `unknown`.
-    pub fn label<'a>(&self, path: &'a str) -> &'a str {
-        if self.known.contains(path) { path } else { "unknown" }
+    pub fn label(&self, path: &str) -> Arc<str> {
+        Arc::clone(self.known.get(path).unwrap_or(&self.unknown))
     }
 }
 
@@ -59,7 +70,7 @@ mod tests {
         assert!(methods.is_streaming("/switchboard.v1.ChatService/Chat"));
         assert!(methods.is_streaming("/grpc.health.v1.Health/Watch"));
         assert!(!methods.is_streaming("/switchboard.v1.EchoService/Echo"));
-        assert_eq!(methods.label("/switchboard.v1.EchoService/Echo"), "/switchboard.v1.EchoService/Echo");
-        assert_eq!(methods.label("/made.Up/Path"), "unknown");
+        assert_eq!(&*methods.label("/switchboard.v1.EchoService/Echo"), "/switchboard.v1.EchoService/Echo");
+        assert_eq!(&*methods.label("/made.Up/Path"), "unknown");
     }
 }
