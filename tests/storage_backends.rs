@@ -10,7 +10,8 @@ use switchboard::pb::{
     CreatePaymentRequest, CreateUserRequest, DeleteFileRequest, DeleteRequest, DownloadRequest, FileInfo,
     GetPaymentRequest, GetRequest, GetUserRequest, ListFilesRequest, ListKeysRequest, ListPaymentsRequest,
     ListUsersRequest, Payment, PaymentStatus, RefundPaymentRequest, SetRequest, UpdateUserRequest, UploadRequest, User,
-    download_response, payment_service_client::PaymentServiceClient, upload_request::Part,
+    download_response, kv_service_client::KvServiceClient, payment_service_client::PaymentServiceClient,
+    upload_request::Part, user_service_client::UserServiceClient,
 };
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
@@ -126,6 +127,40 @@ async fn users_crud_uniqueness_and_search(backend: Backend) {
     assert_eq!(users.get_user(GetUserRequest { id: ada.id }).await.unwrap_err().code(), Code::NotFound);
     // A deleted user's e-mail is free again.
     users.create_user(new_user("Ada2", "ada@example.com", 36)).await.unwrap();
+}
+
+/// Concurrent writes share commits (SQLite's group commit): the ones that fail (a taken
+/// e-mail) must leave nothing behind and must not take the others down with them.
+async fn racing_writes_where_some_fail_leave_the_rest_intact(backend: Backend) {
+    let server = backend.start().await;
+    let mut racers = Vec::new();
+    for i in 0..24 {
+        let channel = server.new_connection().await;
+        racers.push(tokio::spawn(async move {
+            let (mut users, mut kv) = (UserServiceClient::new(channel.clone()), KvServiceClient::new(channel));
+            // Every third racer wants the one contested address; the rest have their own.
+            let email = if i % 3 == 0 { "contested@example.com".to_owned() } else { format!("own{i}@example.com") };
+            let created = users.create_user(new_user(&format!("racer{i}"), &email, 30)).await;
+            kv.set(set(&format!("racer:{i}"), "done")).await.expect("a plain write beside them succeeds");
+            created.map(|user| user.into_inner().email).map_err(|status| status.code())
+        }));
+    }
+    let mut created = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(email) => created.push(email),
+            Err(code) => assert_eq!(code, Code::AlreadyExists),
+        }
+    }
+    assert_eq!(created.len(), 17, "16 own addresses and one winner of the contested one: {created:?}");
+    assert_eq!(created.iter().filter(|email| email.starts_with("contested")).count(), 1);
+    let listed = server.users().list_users(ListUsersRequest { page_size: 100, ..Default::default() }).await.unwrap();
+    let mut listed: Vec<String> = listed.into_inner().users.into_iter().map(|user| user.email).collect();
+    listed.sort();
+    created.sort();
+    assert_eq!(listed, created, "exactly the acknowledged users exist");
+    let keys = server.kv().list_keys(ListKeysRequest { prefix: "racer:".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(keys.into_inner().keys.len(), 24);
 }
 
 async fn kv_set_get_delete_and_prefix_pages(backend: Backend) {
@@ -311,6 +346,7 @@ macro_rules! backend_suite {
 
 backend_suite!(
     users_crud_uniqueness_and_search,
+    racing_writes_where_some_fail_leave_the_rest_intact,
     kv_set_get_delete_and_prefix_pages,
     payments_idempotency_refunds_and_listing,
     files_upload_replace_download_delete,

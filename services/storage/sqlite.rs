@@ -2,8 +2,8 @@
 //! `synchronous=FULL`) and file contents beside it (`<data-dir>/files/blobs/`).
 //!
 //! Writes go through one writer thread that owns the only writing connection: it takes every
-//! write that is waiting (up to [`MAX_BATCH`]), runs each in its own savepoint inside one
-//! transaction, commits once — one fsync for the whole batch — and only then answers each
+//! write that is waiting (up to [`MAX_BATCH`]), runs them in one transaction (a write of
+//! several statements in a savepoint of its own, so it is all-or-nothing), commits once — one fsync for the whole batch — and only then answers each
 //! caller. So an acknowledged write is on disk, and many concurrent writers share fsyncs
 //! (group commit). One writer also makes every write atomic with respect to the others,
 //! which is what the invariants of [`super`] need.
@@ -57,14 +57,32 @@ pub const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 /// Prepared statements the writer keeps: every statement it runs, with room to spare.
 const WRITER_STATEMENTS: usize = 64;
+/// The writer's page cache, in KiB.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
 
 /// Called once the batch that ran a write has committed (`Ok`) or failed.
 type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 /// One write: runs on the writer's connection inside the batch transaction, says whether it
-/// succeeded (else its savepoint is rolled back), and how to answer its caller.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// succeeded (else its savepoint, if it has one, is rolled back), and how to answer its caller.
+struct Job {
+    run: RunJob,
+    statements: Statements,
+}
+
+type RunJob = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// How many statements of a write change the database, which decides whether it needs a
+/// savepoint of its own to be all-or-nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Statements {
+    /// At most one: SQLite undoes a failed statement by itself, so no savepoint is needed
+    /// (one costs two more statements and a copy of every page the write touches).
+    One,
+    /// Several: they run in a savepoint, rolled back if the write fails.
+    Several,
+}
 
 /// The way to the writer thread.
 #[derive(Clone)]
@@ -180,6 +198,10 @@ fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Pages the writer keeps in memory (KiB when negative); SQLite's default of 2 MiB made
+    // every write to a larger table look its pages up in the OS cache again. Only a database
+    // that large fills it.
+    connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     connection.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
     Ok(connection)
 }
@@ -239,14 +261,26 @@ fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusql
 }
 
 impl Writer {
-    /// Runs `work` in the next batch and returns its result once the batch is durable.
+    /// Runs `work`, which changes the database with at most one statement, in the next batch
+    /// and returns its result once the batch is durable.
     async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        self.write_then(work, |_| {}).await
+        self.submit(Statements::One, work, |_| {}).await
+    }
+
+    /// [`Writer::write`] for `work` that changes the database with several statements: it
+    /// runs in a savepoint, so a failure part-way leaves nothing behind.
+    async fn write_several<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.submit(Statements::Several, work, |_| {}).await
     }
 
     /// [`Writer::write`], and `committed` runs on the writer thread once the batch is durable,
@@ -258,8 +292,18 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         C: FnOnce(&T) + Send + 'static,
     {
+        self.submit(Statements::One, work, committed).await
+    }
+
+    async fn submit<T, E, F, C>(&self, statements: Statements, work: F, committed: C) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let run: RunJob = Box::new(move |conn: &Connection| {
             let result = work(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |batch: Result<(), StorageError>| {
@@ -271,7 +315,10 @@ impl Writer {
             });
             (ok, reply)
         });
-        self.jobs.send(job).await.map_err(|_| StorageError::Unavailable("the SQLite writer has stopped".into()))?;
+        self.jobs
+            .send(Job { run, statements })
+            .await
+            .map_err(|_| StorageError::Unavailable("the SQLite writer has stopped".into()))?;
         // A dropped answer means the batch failed before this write ran.
         answered.await.unwrap_or_else(|_| Err(StorageError::Unavailable("the write was not committed".into()).into()))
     }
@@ -320,13 +367,26 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) 
     // IMMEDIATE: take the write lock now rather than at the first write.
     execute(conn, "BEGIN IMMEDIATE", [])?;
     for job in batch.drain(..) {
-        execute(conn, "SAVEPOINT write", [])?;
-        let (ok, reply) = job(conn);
-        replies.push(reply);
-        if !ok {
-            execute(conn, "ROLLBACK TO write", [])?;
+        let savepoint = job.statements == Statements::Several;
+        if savepoint {
+            execute(conn, "SAVEPOINT write", [])?;
         }
-        execute(conn, "RELEASE write", [])?;
+        let (ok, reply) = (job.run)(conn);
+        replies.push(reply);
+        if savepoint {
+            if !ok {
+                execute(conn, "ROLLBACK TO write", [])?;
+            }
+            execute(conn, "RELEASE write", [])?;
+        }
+        // Some failures (disk full, I/O errors) end the whole transaction. The writes after
+        // must not run outside one, and those before were undone: the batch has failed.
+        if conn.is_autocommit() {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("SQLite rolled the batch's transaction back".into()),
+            ));
+        }
     }
     execute(conn, "COMMIT", [])?;
     Ok(())
@@ -575,7 +635,7 @@ impl PaymentStore for SqliteDb {
     ) -> StorageResult<Idempotent<PaymentRecord>> {
         let (key, fingerprint) = (idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
-            .write(move |conn| {
+            .write_several(move |conn| {
                 if let Some(used) = key_use(conn, &payment.account, &key)? {
                     if used.fingerprint != fingerprint || used.kind != "payment" {
                         return Ok(Idempotent::KeyReused);
@@ -641,7 +701,7 @@ impl PaymentStore for SqliteDb {
     ) -> StorageResult<RefundOutcome> {
         let (account, key, fingerprint) = (account.to_owned(), idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
-            .write(move |conn| {
+            .write_several(move |conn| {
                 if let Some(used) = key_use(conn, &account, &key)? {
                     if used.fingerprint != fingerprint || used.kind != "refund" {
                         return Ok(RefundOutcome::Done(Idempotent::KeyReused));
