@@ -164,7 +164,7 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
         }
         let command = parse(text);
         let quit = command == Command::Quit;
-        // `apply` only builds the future: the command runs once the pipeline polls it.
+        // `apply` only builds the future: the pipeline decides when the command runs.
         pipeline.add(command.footprint(), apply(kv, command), &mut replies).await?;
         if quit {
             pipeline.drain(&mut replies).await?;
