@@ -284,19 +284,10 @@ impl PaymentStore for MemoryPaymentStore {
             Some(_) => return Ok(RefundOutcome::Done(Idempotent::KeyReused)),
             None => {}
         }
-        let Some(payment) = state.payments.get(&refund.payment_id).filter(|p| p.account == account) else {
-            return Ok(RefundOutcome::Rejected(RefundRejection::NoSuchPayment));
-        };
-        let (amount_minor, updated) = match payment.apply_refund(refund.amount_minor, refund.time) {
+        let payment = state.payments.get(&refund.payment_id);
+        let (record, updated) = match refund.plan(payment, account) {
             Ok(planned) => planned,
             Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
-        };
-        let record = RefundRecord {
-            id: refund.id,
-            payment_id: refund.payment_id,
-            amount_minor,
-            reason: refund.reason,
-            create_time: refund.time,
         };
         state.idempotency.insert(
             (account.to_owned(), idempotency_key.to_owned()),

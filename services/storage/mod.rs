@@ -198,10 +198,32 @@ pub enum RefundOutcome {
     Rejected(RefundRejection),
 }
 
+impl NewRefund {
+    /// Plans this refund of `payment` (as read inside the backend's atomic step; `None` if
+    /// there is no such payment) for `account`: the refund record and the payment as it is
+    /// after the refund, or why it is refused. Every backend refunds through this.
+    pub fn plan(
+        self,
+        payment: Option<&PaymentRecord>,
+        account: &str,
+    ) -> Result<(RefundRecord, PaymentRecord), RefundRejection> {
+        let payment = payment.filter(|p| p.account == account).ok_or(RefundRejection::NoSuchPayment)?;
+        let (amount_minor, updated) = payment.apply_refund(self.amount_minor, self.time)?;
+        let record = RefundRecord {
+            id: self.id,
+            payment_id: self.payment_id,
+            amount_minor,
+            reason: self.reason,
+            create_time: self.time,
+        };
+        Ok((record, updated))
+    }
+}
+
 impl PaymentRecord {
-    /// The one rule for refunds, applied by every backend inside its atomic step: only
-    /// charged payments can be refunded, and never by more than what remains. Returns the
-    /// refund's amount and the payment as it is after the refund.
+    /// The one rule for refunds: only charged payments can be refunded, and never by more
+    /// than what remains. Returns the refund's amount and the payment as it is after the
+    /// refund.
     pub fn apply_refund(
         &self,
         requested_minor: i64,

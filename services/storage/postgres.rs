@@ -3,7 +3,7 @@
 //! Every invariant of [`super`] is enforced by the database, never by this process's memory,
 //! because another replica may be writing at the same instant: the e-mail and idempotency
 //! uniqueness are unique indexes (insert-or-find in one transaction), refunds lock their
-//! payment row (`SELECT … FOR UPDATE`) and apply [`PaymentRecord::apply_refund`] inside the
+//! payment row (`SELECT … FOR UPDATE`) and apply [`NewRefund::plan`] inside the
 //! transaction. The pool fails fast (short acquire timeout), so while the database is away
 //! calls get `UNAVAILABLE` quickly; its connections are re-established by themselves when it
 //! comes back.
@@ -371,21 +371,11 @@ impl PaymentStore for PgDb {
             };
         }
         // The row lock serialises refunds of one payment across every replica.
-        let payment = payment_by_id(&mut *tx, &refund.payment_id, true).await?.filter(|p| p.account == account);
-        let Some(payment) = payment else {
-            // Rolled back: a rejected refund does not use up its key.
-            return Ok(RefundOutcome::Rejected(RefundRejection::NoSuchPayment));
-        };
-        let (amount_minor, updated) = match payment.apply_refund(refund.amount_minor, refund.time) {
+        let payment = payment_by_id(&mut *tx, &refund.payment_id, true).await?;
+        let (record, updated) = match refund.plan(payment.as_ref(), account) {
             Ok(planned) => planned,
+            // Rolled back: a rejected refund does not use up its key.
             Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
-        };
-        let record = RefundRecord {
-            id: refund.id,
-            payment_id: refund.payment_id,
-            amount_minor,
-            reason: refund.reason,
-            create_time: refund.time,
         };
         sqlx::query(&format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
             .bind(&record.id)

@@ -724,20 +724,10 @@ impl PaymentStore for SqliteDb {
                         ))),
                     };
                 }
-                let payment = payment_by_id(conn, &refund.payment_id)?.filter(|p| p.account == account);
-                let Some(payment) = payment else {
-                    return Ok(RefundOutcome::Rejected(RefundRejection::NoSuchPayment));
-                };
-                let (amount_minor, updated) = match payment.apply_refund(refund.amount_minor, refund.time) {
+                let payment = payment_by_id(conn, &refund.payment_id)?;
+                let (record, updated) = match refund.plan(payment.as_ref(), &account) {
                     Ok(planned) => planned,
                     Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
-                };
-                let record = RefundRecord {
-                    id: refund.id,
-                    payment_id: refund.payment_id,
-                    amount_minor,
-                    reason: refund.reason,
-                    create_time: refund.time,
                 };
                 record_key(conn, &account, &key, &fingerprint, "refund", &record.id)?;
                 execute(
