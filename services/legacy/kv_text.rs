@@ -209,7 +209,7 @@ impl<F: Future<Output = String>> Pipeline<F> {
             Footprint::Read(key) | Footprint::Write(key) => self.writing.contains(key),
             Footprint::Everything => !self.writing.is_empty(),
         };
-        if waits_for_writes || self.running.len() >= PIPELINE_DEPTH || self.bytes > PIPELINE_BYTES {
+        if waits_for_writes || self.full() {
             self.drain(replies).await?;
         }
         match footprint {
@@ -228,11 +228,16 @@ impl<F: Future<Output = String>> Pipeline<F> {
         reply: String,
         replies: &mut Replies<W>,
     ) -> Result<(), ConnectionError> {
-        if self.running.len() >= PIPELINE_DEPTH || self.bytes > PIPELINE_BYTES {
+        if self.full() {
             self.drain(replies).await?;
         }
         self.ready(reply);
         Ok(())
+    }
+
+    /// Whether a bound is reached: the next command waits until the running ones are answered.
+    fn full(&self) -> bool {
+        self.running.len() >= PIPELINE_DEPTH || self.bytes > PIPELINE_BYTES
     }
 
     fn ready(&mut self, reply: String) {

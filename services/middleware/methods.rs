@@ -2,24 +2,21 @@
 //! are streaming (deadline and idle rules differ) and which exist at all (metric labels stay
 //! bounded: a made-up path is labelled `unknown`).
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::HashSet, sync::Arc};
 
 use prost::Message;
 
 #[derive(Debug)]
 pub struct Methods {
-    /// Path → the same path as a shared label, so a call's log record holds it without copying.
-    known: HashMap<String, Arc<str>>,
+    /// Shared, so a call's log record holds its method's label without copying it.
+    known: HashSet<Arc<str>>,
     streaming: HashSet<String>,
     unknown: Arc<str>,
 }
 
 impl Default for Methods {
     fn default() -> Self {
-        Self { known: HashMap::new(), streaming: HashSet::new(), unknown: Arc::from("unknown") }
+        Self { known: HashSet::new(), streaming: HashSet::new(), unknown: Arc::from("unknown") }
     }
 }
 
@@ -39,7 +36,7 @@ impl Methods {
                         if method.client_streaming.unwrap_or(false) || method.server_streaming.unwrap_or(false) {
                             methods.streaming.insert(path.clone());
                         }
-                        methods.known.insert(path.clone(), Arc::from(path));
+                        methods.known.insert(Arc::from(path));
                     }
                 }
             }

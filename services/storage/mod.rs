@@ -224,11 +224,7 @@ impl PaymentRecord {
     /// The one rule for refunds: only charged payments can be refunded, and never by more
     /// than what remains. Returns the refund's amount and the payment as it is after the
     /// refund.
-    pub fn apply_refund(
-        &self,
-        requested_minor: i64,
-        time: SystemTime,
-    ) -> Result<(i64, PaymentRecord), RefundRejection> {
+    fn apply_refund(&self, requested_minor: i64, time: SystemTime) -> Result<(i64, PaymentRecord), RefundRejection> {
         if !matches!(self.state, PaymentState::Succeeded | PaymentState::PartiallyRefunded) {
             return Err(RefundRejection::NotRefundable(self.state));
         }

@@ -187,7 +187,7 @@ impl SqliteDb {
     /// its commit changes no page and costs no fsync.
     pub async fn probe(&self) -> StorageResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await.map_err(sql::error)?;
-        self.writer.write(|_conn| Ok::<_, StorageError>(())).await
+        self.writer.write(Statements::One, |_conn| Ok::<_, StorageError>(())).await
     }
 }
 
@@ -261,41 +261,19 @@ fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusql
 }
 
 impl Writer {
-    /// Runs `work`, which changes the database with at most one statement, in the next batch
-    /// and returns its result once the batch is durable.
-    async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Runs `work` in the next batch and returns its result once the batch is durable.
+    async fn write<T, E, F>(&self, statements: Statements, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        self.submit(Statements::One, work, |_| {}).await
-    }
-
-    /// [`Writer::write`] for `work` that changes the database with several statements: it
-    /// runs in a savepoint, so a failure part-way leaves nothing behind.
-    async fn write_several<T, E, F>(&self, work: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    {
-        self.submit(Statements::Several, work, |_| {}).await
+        self.write_then(statements, work, |_| {}).await
     }
 
     /// [`Writer::write`], and `committed` runs on the writer thread once the batch is durable,
     /// in commit order, before the caller is answered.
-    async fn write_then<T, E, F, C>(&self, work: F, committed: C) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-        C: FnOnce(&T) + Send + 'static,
-    {
-        self.submit(Statements::One, work, committed).await
-    }
-
-    async fn submit<T, E, F, C>(&self, statements: Statements, work: F, committed: C) -> Result<T, E>
+    async fn write_then<T, E, F, C>(&self, statements: Statements, work: F, committed: C) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
@@ -400,6 +378,7 @@ impl UserStore for SqliteDb {
         let mirror = Arc::clone(&self.users);
         self.writer
             .write_then(
+                Statements::One,
                 move |conn| {
                     let inserted = conn
                         .prepare_cached(
@@ -451,6 +430,7 @@ impl UserStore for SqliteDb {
         let mirror = Arc::clone(&self.users);
         self.writer
             .write_then(
+                Statements::One,
                 move |conn| {
                     let current =
                         select_one(conn, &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), [id], |row| {
@@ -489,6 +469,7 @@ impl UserStore for SqliteDb {
         let mirror = Arc::clone(&self.users);
         self.writer
             .write_then(
+                Statements::One,
                 move |conn| {
                     let deleted = execute(conn, "DELETE FROM users WHERE id = $1", [id]).map_err(lite_error)?;
                     Ok(deleted > 0)
@@ -517,6 +498,7 @@ impl KvStore for SqliteDb {
         let entry = (key.clone(), value.clone());
         self.writer
             .write_then(
+                Statements::One,
                 move |conn| {
                     let existed = select_one(conn, "SELECT 1 FROM kv WHERE key = $1", [&key], |_| Ok(()))?.is_some();
                     execute(
@@ -540,6 +522,7 @@ impl KvStore for SqliteDb {
         let removed = key.clone();
         self.writer
             .write_then(
+                Statements::One,
                 move |conn| {
                     let deleted = execute(conn, "DELETE FROM kv WHERE key = $1", [&key]).map_err(lite_error)?;
                     Ok(deleted > 0)
@@ -635,7 +618,7 @@ impl PaymentStore for SqliteDb {
     ) -> StorageResult<Idempotent<PaymentRecord>> {
         let (key, fingerprint) = (idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
-            .write_several(move |conn| {
+            .write(Statements::Several, move |conn| {
                 if let Some(used) = key_use(conn, &payment.account, &key)? {
                     if used.fingerprint != fingerprint || used.kind != "payment" {
                         return Ok(Idempotent::KeyReused);
@@ -701,7 +684,7 @@ impl PaymentStore for SqliteDb {
     ) -> StorageResult<RefundOutcome> {
         let (account, key, fingerprint) = (account.to_owned(), idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
-            .write_several(move |conn| {
+            .write(Statements::Several, move |conn| {
                 if let Some(used) = key_use(conn, &account, &key)? {
                     if used.fingerprint != fingerprint || used.kind != "refund" {
                         return Ok(RefundOutcome::Done(Idempotent::KeyReused));
@@ -810,7 +793,7 @@ impl FileUpload for SqliteUpload {
         let (blob, meta) = (self.blob.clone(), record.clone());
         let replaced: Option<String> = self
             .writer
-            .write(move |conn| {
+            .write(Statements::One, move |conn| {
                 let old = select_one(conn, "SELECT blob FROM files WHERE name = $1", [&meta.name], |row| {
                     sql::RowExt::text(row, "blob")
                 })?;
@@ -912,7 +895,7 @@ impl FileStore for SqliteDb {
         let name = name.to_owned();
         let blob = self
             .writer
-            .write(move |conn| {
+            .write(Statements::One, move |conn| {
                 select_one(conn, "DELETE FROM files WHERE name = $1 RETURNING blob", [&name], |row| {
                     sql::RowExt::text(row, "blob")
                 })
