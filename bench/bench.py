@@ -34,9 +34,10 @@ LOADGEN = os.path.join(ROOT, "target", "release", "sb-loadgen")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-# Ports: Switchboard's gRPC and legacy ports, then the peers'.
-SB_GRPC, SB_KV, SB_CHAT, SB_ECHO, SB_BIN = 50061, 50062, 50063, 50064, 50065
-TONIC, GOECHO, REDIS = 50071, 50072, 50073
+# Ports: Switchboard's gRPC, legacy and HTTP/JSON ports, then the peers'.
+SB_GRPC, SB_KV, SB_CHAT, SB_ECHO, SB_BIN, SB_HTTP = 50061, 50062, 50063, 50064, 50065, 50066
+TONIC, GOECHO, REDIS, REDIS_AOF = 50071, 50072, 50073, 50074
+WRK_LUA = os.path.join(HERE, "wrk")  # this project's wrk scripts (the peers' are copied to WORK)
 SEED = {"rest": 18080, "chat": 18081, "kv": 18082, "bin": 18083, "echo": 18084}
 
 
@@ -59,20 +60,29 @@ def port_free(port):
 
 
 class Server:
-    def __init__(self, name, cmd, port, env=None):
+    def __init__(self, name, cmd, port, env=None, more_ports=()):
         self.name, self.cmd, self.port, self.env = name, cmd, port, env
+        self.more_ports = tuple(more_ports)  # also listened on; start() waits for them too
         self.proc = None
         self.tmp = None
 
     def start(self):
-        if not port_free(self.port):
-            raise RuntimeError(f"port {self.port} busy before starting {self.name}")
+        for port in (self.port, *self.more_ports):
+            if not port_free(port):
+                raise RuntimeError(f"port {port} busy before starting {self.name}")
         self.tmp = tempfile.mkdtemp(prefix="sbbench-")
         cmd = [c.replace("{tmp}", self.tmp) for c in self.cmd]
         env = dict(os.environ, **(self.env or {}))
         self.log = open(os.path.join(WORK, f"{self.name}.log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        wait_port(self.port)
+        try:
+            for port in (self.port, *self.more_ports):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log.name}")
+                wait_port(port)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def stop(self):
@@ -203,15 +213,36 @@ def loadgen(args, duration):
 
 # ----------------------------------------------------------------------------- servers
 
-def switchboard(storage="sqlite", extra=()):
+_HTTP_FLAG = None
+
+
+def sb_has_http():
+    """Whether this build has the HTTP/JSON front door (`--http-listen`)."""
+    global _HTTP_FLAG
+    if _HTTP_FLAG is None:
+        try:
+            out = subprocess.run([SB, "--help"], capture_output=True, text=True, timeout=30).stdout
+        except OSError:
+            out = ""
+        _HTTP_FLAG = "--http-listen" in out
+    return _HTTP_FLAG
+
+
+def switchboard(storage="sqlite", extra=(), http=False):
     """The real server, default configuration (durable SQLite storage, every layer on, the
     access log at `info` into a file) unless told otherwise; loopback ports so that the peers'
-    ports stay free."""
+    ports stay free. A build with the HTTP/JSON front door always gets it on a loopback port
+    (its default is 0.0.0.0:8080); `http=True` (the REST rows) requires it and waits for it."""
     cmd = [SB, "--listen", f"127.0.0.1:{SB_GRPC}",
            "--legacy-kv-listen", f"127.0.0.1:{SB_KV}", "--legacy-chat-listen", f"127.0.0.1:{SB_CHAT}",
            "--legacy-echo-listen", f"127.0.0.1:{SB_ECHO}", "--legacy-binary-listen", f"127.0.0.1:{SB_BIN}",
            "--storage", storage, "--data-dir", "{tmp}/data", *extra]
-    return Server(f"switchboard-{storage}", cmd, SB_GRPC)
+    if http and not sb_has_http():
+        why = "has no --http-listen (the HTTP/JSON front door)" if os.path.exists(SB) else "is not built"
+        raise RuntimeError(f"{SB} {why}: build it (bench/run.sh does)")
+    if sb_has_http():
+        cmd += ["--http-listen", f"127.0.0.1:{SB_HTTP}"]
+    return Server(f"switchboard-{storage}", cmd, SB_GRPC, more_ports=[SB_HTTP] if http else [])
 
 
 def seed(kind):
@@ -234,6 +265,14 @@ def go_echo():
 def redis():
     return Server("redis", ["redis-server", "--port", str(REDIS), "--bind", "127.0.0.1", "--save", "",
                             "--appendonly", "no"], REDIS)
+
+
+def redis_durable():
+    """Redis as durable as Switchboard's default: every write appended and fsynced before the
+    reply (`appendfsync always`; Redis fsyncs once per event-loop pass, so replies to several
+    clients share an fsync), in a fresh directory of its own."""
+    return Server("redis-aof", ["redis-server", "--port", str(REDIS_AOF), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "yes", "--appendfsync", "always", "--dir", "{tmp}"], REDIS_AOF)
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -301,24 +340,120 @@ def loadgen_unary(rpc, conns=50, window=None):
     return measure
 
 
+def wrk(port, script, duration, env=None, conns=50, threads=2):
+    """One wrk run (HTTP/1.1, keep-alive). The run is invalid (raises, so it is recorded as a
+    failed run) unless every response was 2xx and no socket error happened."""
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "-s", script,
+           f"http://127.0.0.1:{port}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})),
+                          timeout=duration + 60)
+    out = proc.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in ", out)
+    if proc.returncode != 0 or not rps or not total:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {(out + proc.stderr)[-800:]}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+[a-z]+)\s*$", out, re.M))
+    res = {"rps": float(rps.group(1)), "requests": int(total.group(1)),
+           "p50_us": wrk_us(lat.get("50")), "p99_us": wrk_us(lat.get("99")),
+           "non2xx": int(non2xx.group(1)) if non2xx else 0,
+           "socket_errors": sum(int(x) for x in sock.groups()) if sock else 0}
+    if res["non2xx"] or res["socket_errors"] or not res["requests"]:
+        raise RuntimeError(f"invalid run (every response must be 2xx): {res}; {out.strip()[-300:]}")
+    return res
+
+
+def wrk_us(text):
+    """wrk's latency figures ("812.00us", "1.07ms", "1.20s", "2.00m") in µs."""
+    if not text:
+        return None
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[m.group(2)] if m else None
+
+
 def rest_post_windows(window):
+    # The seed's own script; the rate is the first window's, as before (see rest_post for both).
     def measure(srv, o):
-        outs = []
-        for i in range(2):
-            env = dict(os.environ, WRK_TAG=f"w{i}")
-            out = subprocess.run(["wrk", "-t2", "-c50", f"-d{window}s", "-s", os.path.join(WORK, "post_users.lua"),
-                                  f"http://127.0.0.1:{SEED['rest']}"], capture_output=True, text=True, env=env,
-                                 timeout=window + 60).stdout
-            outs.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
-        return {"rps": outs[0], "windows_rps": ",".join(f"{x:.0f}" for x in outs)}
+        outs = [wrk(SEED["rest"], os.path.join(WORK, "post_users.lua"), window, {"WRK_TAG": f"w{i}"})
+                for i in range(2)]
+        return {"rps": outs[0]["rps"], "windows_rps": ",".join(f"{x['rps']:.0f}" for x in outs)}
     return measure
 
 
 def rest_get(srv, o):
     run_tool([os.path.join(BIN, "seed-restprep"), "-url", f"http://127.0.0.1:{SEED['rest']}", "-n", "1000"], 60)
-    out = run_tool(["wrk", "-t2", "-c50", f"-d{o.duration}s", "-s", os.path.join(WORK, "get_user.lua"),
-                    f"http://127.0.0.1:{SEED['rest']}"], o.duration + 60)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    return {"rps": wrk(SEED["rest"], os.path.join(WORK, "get_user.lua"), o.duration)["rps"]}
+
+
+# The REST rows: Switchboard's HTTP/JSON front door and the guide's Go server on the same
+# HTTP/1.1 JSON work, driven by the same wrk scripts (bench/wrk/), only the path differs.
+REST_PREFIX = {"switchboard": "/v1/users", "seed": "/api/users"}
+REST_USERS = 1000
+
+
+def seed_users(port, prefix, n=REST_USERS, conns=8):
+    """Creates n users over HTTP/1.1 keep-alive (a few connections, so a durable server's
+    commits can be shared) and returns their ids as the server gave them. Any non-2xx fails."""
+    import http.client
+    import threading
+    ids, errors = [], []
+
+    def worker(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            for i in range(k, n, conns):
+                body = json.dumps({"username": f"prep{i}", "email": f"prep{i}@example.test", "age": 30})
+                conn.request("POST", prefix, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+                if not 200 <= resp.status < 300:
+                    raise RuntimeError(f"POST {prefix} answered {resp.status}: {data[:200]!r}")
+                ids.append(int(json.loads(data)["id"]))  # proto3 JSON writes int64 as a string
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"seeding {n} users failed: {errors[0]}")
+    if len(set(ids)) != n:
+        raise RuntimeError(f"seeding: {len(set(ids))} distinct ids for {n} users")
+    return sorted(ids)
+
+
+def rest_get_users(port, prefix):
+    """GET prefix/{id}, ids spread uniformly over the users seeded just before (wrk, 50 conns)."""
+    def measure(srv, o):
+        ids = seed_users(port, prefix)
+        ids_file = os.path.join(WORK, "rest-ids.txt")
+        with open(ids_file, "w") as f:
+            f.write("\n".join(map(str, ids)) + "\n")
+        env = {"WRK_PREFIX": prefix, "WRK_IDS": ids_file}
+        script = os.path.join(WRK_LUA, "rest_get_user.lua")
+        wrk(port, script, o.warmup, env)
+        measured_from_here()  # server CPU per request counts the measured run only
+        return dict(wrk(port, script, o.duration, env), users=len(ids))
+    return measure
+
+
+def rest_post(port, prefix, window):
+    """POST prefix with a new user per request (wrk, 50 conns) on a fresh server: two
+    consecutive runs of `window` s, so the second shows what the users already created cost.
+    The rate is over both windows; the latencies are the second window's."""
+    def measure(srv, o):
+        script = os.path.join(WRK_LUA, "rest_post_user.lua")
+        outs = [wrk(port, script, window, {"WRK_PREFIX": prefix, "WRK_TAG": f"w{i}"}) for i in range(2)]
+        total = sum(x["requests"] for x in outs)
+        return {"rps": total / sum(x["requests"] / x["rps"] for x in outs), "requests": total,
+                "p50_us": outs[1]["p50_us"], "p99_us": outs[1]["p99_us"],
+                "windows_rps": ",".join(f"{x['rps']:.0f}" for x in outs)}
+    return measure
 
 
 def kvload(port, proto, depth):
@@ -402,17 +537,30 @@ def comparisons(o):
             # The ceiling for any tonic server at the same 50 calls in flight.
             ("tonic-echo-50x1", tonic_echo, echo_grpc(TONIC, "/perfanchor.echo.v1.Echo/UnaryEcho", 50, 1)),
         ]),
+        # The REST rows: the HTTP/JSON front door against the guide's REST server, same wrk work.
+        ("REST GET /v1/users/{id} vs seed GET /api/users/{id}, 50 conns, 1,000 users", "rps", [
+            ("switchboard", lambda: switchboard(http=True), rest_get_users(SB_HTTP, REST_PREFIX["switchboard"])),
+            ("seed-rest", lambda: seed("rest"), rest_get_users(SEED["rest"], REST_PREFIX["seed"])),
+        ], [("ratio", "switchboard", "seed-rest", 1.0)]),
+        (f"REST POST /v1/users (durable) vs seed POST /api/users, 50 conns, two {win:.0f} s windows", "rps", [
+            ("switchboard-sqlite", lambda: switchboard("sqlite", http=True),
+             rest_post(SB_HTTP, REST_PREFIX["switchboard"], win)),
+            ("seed-rest", lambda: seed("rest"), rest_post(SEED["rest"], REST_PREFIX["seed"], win)),
+        ], [("ratio", "switchboard-sqlite", "seed-rest", 5.0), ("flat", "switchboard-sqlite", 0.9)]),
+        # redis-aof-always: Redis made as durable as the sqlite rows (fsync before every reply).
         ("legacy KV text 50 % SET, 50 conns, sequential", "rps", [
             ("switchboard-sqlite", lambda: switchboard("sqlite"), kvload(SB_KV, "kv", 1)),
             ("switchboard-memory", lambda: switchboard("memory"), kvload(SB_KV, "kv", 1)),
             ("seed-kv", lambda: seed("kv"), kvload(SEED["kv"], "kv", 1)),
             ("redis", redis, kvload(REDIS, "redis", 1)),
+            ("redis-aof-always", redis_durable, kvload(REDIS_AOF, "redis", 1)),
         ]),
         ("legacy KV text, pipelined 16", "rps", [
             ("switchboard-sqlite", lambda: switchboard("sqlite"), kvload(SB_KV, "kv", 16)),
             ("switchboard-memory", lambda: switchboard("memory"), kvload(SB_KV, "kv", 16)),
             ("seed-kv", lambda: seed("kv"), kvload(SEED["kv"], "kv", 16)),
             ("redis", redis, kvload(REDIS, "redis", 16)),
+            ("redis-aof-always", redis_durable, kvload(REDIS_AOF, "redis", 16)),
         ]),
         ("chat fan-out 50 members x 5 senders, full speed", "rps", [
             ("switchboard", switchboard, chatload(SB_CHAT, 5)),
@@ -451,14 +599,33 @@ def comparisons(o):
 
 # ----------------------------------------------------------------------------- driver
 
+_MARK = None
+
+
+def measured_from_here():
+    """Called by a measure after its preparation (seeding, warm-up): the run's CPU, wall time
+    and noise are counted from here. Measures that never call it are counted whole."""
+    if _MARK:
+        _MARK()
+
+
 def measure_once(label, factory, measure, o):
+    global _MARK
     wait_idle(o.idle_wait)
     srv = factory()
     srv.start()
     try:
-        j0, c0, t0 = machine_jiffies(), srv.cpu_seconds(), time.time()
-        child0 = children_cpu()
-        result = measure(srv, o)
+        base = {}
+
+        def mark():
+            base.update(j=machine_jiffies(), c=srv.cpu_seconds(), t=time.time(), child=children_cpu())
+        mark()
+        _MARK = mark
+        try:
+            result = measure(srv, o)
+        finally:
+            _MARK = None
+        j0, c0, t0, child0 = base["j"], base["c"], base["t"], base["child"]
         j1, c1, t1 = machine_jiffies(), srv.cpu_seconds(), time.time()
         child1 = children_cpu()
         result["rss_end_mib"] = round(srv.rss_mib(), 1)
@@ -475,6 +642,9 @@ def measure_once(label, factory, measure, o):
     reqs = result.get("requests")
     if reqs:
         result["cpu_us_per_req"] = round((c1 - c0) * 1e6 / float(reqs), 1)
+    windows = [float(x) for x in str(result.get("windows_rps") or "").split(",") if x]
+    if len(windows) >= 2 and windows[0] > 0:
+        result["flat"] = round(windows[-1] / windows[0], 3)  # last window ÷ first: 1.0 is flat
     result["disturbed"] = foreign > o.max_foreign or steal > o.max_steal
     return result
 
@@ -497,9 +667,10 @@ def main():
     os.makedirs(WORK, exist_ok=True)
 
     runs, table = [], []
-    for name, metric, variants in comparisons(o):
+    for name, metric, variants, *extra in comparisons(o):
         if not re.search(o.only, name):
             continue
+        targets = extra[0] if extra else []
         print(f"== {name}")
         per_variant = {label: [] for label, _, _ in variants}
         for pair in range(o.pairs):
@@ -524,22 +695,25 @@ def main():
                 "p50_us": med(pool, "p50_us"), "p99_us": med(pool, "p99_us"),
                 "cpu_us_per_req": med(pool, "cpu_us_per_req"), "rss_end_mib": med(pool, "rss_end_mib"),
                 "windows_rps": pool[0].get("windows_rps") if pool else None,
-                "dropped": med(pool, "dropped"), "clean_runs": len(clean), "runs": len(rs),
+                "dropped": med(pool, "dropped"), "flat": med(pool, "flat"),
+                "clean_runs": len(clean), "runs": len(rs),
             }
-        table.append((name, metric, ref, medians))
+        table.append((name, metric, ref, medians, targets))
 
     with open(o.out, "w") as f:
         json.dump({"machine": machine(), "options": vars(o), "runs": runs}, f, indent=1)
     print()
     print(f"| comparison | server | {'value':>10} | ratio | p50 µs | p99 µs | CPU µs/req | RSS MiB | clean/runs | notes |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for name, metric, ref, medians in table:
+    for name, metric, ref, medians, _ in table:
         base = medians[ref]["median"]
         for label, m in medians.items():
             ratio = "" if label == ref or not base or not m["median"] else f"{base / m['median']:.2f}×"
             notes = []
             if m["windows_rps"]:
                 notes.append(f"windows {m['windows_rps']}")
+            if m["flat"] is not None:
+                notes.append(f"last÷first window {m['flat']:.2f}×")
             if m["dropped"] is not None:
                 notes.append(f"dropped {m['dropped']:.0f}")
             print(f"| {name} | {label} | {fmt(m['median'])} | {ratio} | {fmt(m['p50_us'])} | {fmt(m['p99_us'])} | "
@@ -547,13 +721,33 @@ def main():
                   f"{'; '.join(notes)} |")
     print(f"\nratio = first row (Switchboard) ÷ that row. Every run: {o.out}")
     print("\nSwitchboard ÷ each peer (medians):")
-    for name, metric, ref, medians in table:
+    for name, metric, ref, medians, _ in table:
         ours = {k: v["median"] for k, v in medians.items() if k.startswith(("switchboard", "sqlite", "memory"))}
         peers = {k: v["median"] for k, v in medians.items() if k not in ours}
         pairs = [f"{o_label} ÷ {p_label} = {o_val / p_val:.2f}×" for o_label, o_val in ours.items()
                  for p_label, p_val in peers.items() if o_val and p_val]
         if pairs:
             print(f"- {name}: " + "; ".join(pairs))
+    lines = [target_line(name, medians, t) for name, _, _, medians, targets in table for t in targets]
+    if lines:
+        print("\nTargets (medians" + (", --quick: a smoke run, not a verdict" if o.quick else "") + "):")
+        for line in lines:
+            print(line)
+
+
+def target_line(name, medians, target):
+    """("ratio", ours, peer, minimum): ours ÷ peer ≥ minimum; ("flat", label, minimum): that
+    variant's last window ÷ its first ≥ minimum."""
+    if target[0] == "ratio":
+        _, ours, peer, minimum = target
+        a, b = medians[ours]["median"], medians[peer]["median"]
+        value, what = (a / b if a and b else None), f"{ours} ÷ {peer}"
+    else:
+        _, ours, minimum = target
+        value, what = medians[ours]["flat"], f"{ours} last window ÷ first"
+    verdict = "no result" if value is None else ("met" if value >= minimum else "MISSED")
+    shown = "–" if value is None else f"{value:.2f}×"
+    return f"- {name}: {what} = {shown} (target ≥ {minimum}×): {verdict}"
 
 
 def med(rs, key):
