@@ -22,46 +22,53 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/chat.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x0b\x43hatRequest\x12$\n\x04join\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.JoinH\x00\x12\"\n\x03say\x18\x02 \x01(\x0b\x32\x13.switchboard.v1.SayH\x00\x12:\n\x0clist_members\x18\x03 \x01(\x0b\x32\".switchboard.v1.ListMembersRequestH\x00\x12$\n\x04quit\x18\x04 \x01(\x0b\x32\x14.switchboard.v1.QuitH\x00\x42\x08\n\x06\x61\x63tion\"\x14\n\x04Join\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x13\n\x03Say\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x06\n\x04Quit\"\x14\n\x12ListMembersRequest\"$\n\x13ListMembersResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\xd0\x03\n\tChatEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07welcome\x18\n \x01(\x0b\x32\x17.switchboard.v1.WelcomeH\x00\x12\x35\n\rmember_joined\x18\x0b \x01(\x0b\x32\x1c.switchboard.v1.MemberJoinedH\x00\x12\x31\n\x0bmember_left\x18\x0c \x01(\x0b\x32\x1a.switchboard.v1.MemberLeftH\x00\x12.\n\x07message\x18\r \x01(\x0b\x32\x1b.switchboard.v1.ChatMessageH\x00\x12\x36\n\x07members\x18\x0e \x01(\x0b\x32#.switchboard.v1.ListMembersResponseH\x00\x12(\n\x06missed\x18\x0f \x01(\x0b\x32\x16.switchboard.v1.MissedH\x00\x12*\n\x05\x65rror\x18\x10 \x01(\x0b\x32\x19.switchboard.v1.ChatErrorH\x00\x12*\n\x07goodbye\x18\x11 \x01(\x0b\x32\x17.switchboard.v1.GoodbyeH\x00\x42\x07\n\x05\x65vent\"(\n\x07Welcome\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07members\x18\x02 \x03(\t\"\x1c\n\x0cMemberJoined\x12\x0c\n\x04name\x18\x01 \x01(\t\"G\n\nMemberLeft\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.switchboard.v1.LeaveReason\")\n\x0b\x43hatMessage\x12\x0c\n\x04\x66rom\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x17\n\x06Missed\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"*\n\tChatError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x19\n\x07Goodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t*\\\n\x0bLeaveReason\x12\x1c\n\x18LEAVE_REASON_UNSPECIFIED\x10\x00\x12\x08\n\x04QUIT\x10\x01\x12\x10\n\x0c\x44ISCONNECTED\x10\x02\x12\x13\n\x0fSERVER_SHUTDOWN\x10\x03\x32\xa9\x01\n\x0b\x43hatService\x12\x42\n\x04\x43hat\x12\x1b.switchboard.v1.ChatRequest\x1a\x19.switchboard.v1.ChatEvent(\x01\x30\x01\x12V\n\x0bListMembers\x12\".switchboard.v1.ListMembersRequest\x1a#.switchboard.v1.ListMembersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/chat.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x0b\x43hatRequest\x12$\n\x04join\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.JoinH\x00\x12\"\n\x03say\x18\x02 \x01(\x0b\x32\x13.switchboard.v1.SayH\x00\x12:\n\x0clist_members\x18\x03 \x01(\x0b\x32\".switchboard.v1.ListMembersRequestH\x00\x12$\n\x04quit\x18\x04 \x01(\x0b\x32\x14.switchboard.v1.QuitH\x00\x42\x08\n\x06\x61\x63tion\"\x14\n\x04Join\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x13\n\x03Say\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x06\n\x04Quit\"\x12\n\x10WatchRoomRequest\"\x14\n\x12ListMembersRequest\"$\n\x13ListMembersResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\xd0\x03\n\tChatEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07welcome\x18\n \x01(\x0b\x32\x17.switchboard.v1.WelcomeH\x00\x12\x35\n\rmember_joined\x18\x0b \x01(\x0b\x32\x1c.switchboard.v1.MemberJoinedH\x00\x12\x31\n\x0bmember_left\x18\x0c \x01(\x0b\x32\x1a.switchboard.v1.MemberLeftH\x00\x12.\n\x07message\x18\r \x01(\x0b\x32\x1b.switchboard.v1.ChatMessageH\x00\x12\x36\n\x07members\x18\x0e \x01(\x0b\x32#.switchboard.v1.ListMembersResponseH\x00\x12(\n\x06missed\x18\x0f \x01(\x0b\x32\x16.switchboard.v1.MissedH\x00\x12*\n\x05\x65rror\x18\x10 \x01(\x0b\x32\x19.switchboard.v1.ChatErrorH\x00\x12*\n\x07goodbye\x18\x11 \x01(\x0b\x32\x17.switchboard.v1.GoodbyeH\x00\x42\x07\n\x05\x65vent\"(\n\x07Welcome\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07members\x18\x02 \x03(\t\"\x1c\n\x0cMemberJoined\x12\x0c\n\x04name\x18\x01 \x01(\t\"G\n\nMemberLeft\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.switchboard.v1.LeaveReason\")\n\x0b\x43hatMessage\x12\x0c\n\x04\x66rom\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x17\n\x06Missed\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\"*\n\tChatError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x19\n\x07Goodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t*\\\n\x0bLeaveReason\x12\x1c\n\x18LEAVE_REASON_UNSPECIFIED\x10\x00\x12\x08\n\x04QUIT\x10\x01\x12\x10\n\x0c\x44ISCONNECTED\x10\x02\x12\x13\n\x0fSERVER_SHUTDOWN\x10\x03\x32\xa8\x02\n\x0b\x43hatService\x12\x42\n\x04\x43hat\x12\x1b.switchboard.v1.ChatRequest\x1a\x19.switchboard.v1.ChatEvent(\x01\x30\x01\x12p\n\x0bListMembers\x12\".switchboard.v1.ListMembersRequest\x1a#.switchboard.v1.ListMembersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/chat/members\x12\x63\n\tWatchRoom\x12 .switchboard.v1.WatchRoomRequest\x1a\x19.switchboard.v1.ChatEvent\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/chat/events0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.chat_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEAVEREASON']._serialized_start=1138
-  _globals['_LEAVEREASON']._serialized_end=1230
-  _globals['_CHATREQUEST']._serialized_start=79
-  _globals['_CHATREQUEST']._serialized_end=274
-  _globals['_JOIN']._serialized_start=276
-  _globals['_JOIN']._serialized_end=296
-  _globals['_SAY']._serialized_start=298
-  _globals['_SAY']._serialized_end=317
-  _globals['_QUIT']._serialized_start=319
-  _globals['_QUIT']._serialized_end=325
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=327
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=347
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=349
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=385
-  _globals['_CHATEVENT']._serialized_start=388
-  _globals['_CHATEVENT']._serialized_end=852
-  _globals['_WELCOME']._serialized_start=854
-  _globals['_WELCOME']._serialized_end=894
-  _globals['_MEMBERJOINED']._serialized_start=896
-  _globals['_MEMBERJOINED']._serialized_end=924
-  _globals['_MEMBERLEFT']._serialized_start=926
-  _globals['_MEMBERLEFT']._serialized_end=997
-  _globals['_CHATMESSAGE']._serialized_start=999
-  _globals['_CHATMESSAGE']._serialized_end=1040
-  _globals['_MISSED']._serialized_start=1042
-  _globals['_MISSED']._serialized_end=1065
-  _globals['_CHATERROR']._serialized_start=1067
-  _globals['_CHATERROR']._serialized_end=1109
-  _globals['_GOODBYE']._serialized_start=1111
-  _globals['_GOODBYE']._serialized_end=1136
-  _globals['_CHATSERVICE']._serialized_start=1233
-  _globals['_CHATSERVICE']._serialized_end=1402
+  _globals['_CHATSERVICE'].methods_by_name['ListMembers']._loaded_options = None
+  _globals['_CHATSERVICE'].methods_by_name['ListMembers']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/chat/members'
+  _globals['_CHATSERVICE'].methods_by_name['WatchRoom']._loaded_options = None
+  _globals['_CHATSERVICE'].methods_by_name['WatchRoom']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/chat/events'
+  _globals['_LEAVEREASON']._serialized_start=1188
+  _globals['_LEAVEREASON']._serialized_end=1280
+  _globals['_CHATREQUEST']._serialized_start=109
+  _globals['_CHATREQUEST']._serialized_end=304
+  _globals['_JOIN']._serialized_start=306
+  _globals['_JOIN']._serialized_end=326
+  _globals['_SAY']._serialized_start=328
+  _globals['_SAY']._serialized_end=347
+  _globals['_QUIT']._serialized_start=349
+  _globals['_QUIT']._serialized_end=355
+  _globals['_WATCHROOMREQUEST']._serialized_start=357
+  _globals['_WATCHROOMREQUEST']._serialized_end=375
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=377
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=397
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=399
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=435
+  _globals['_CHATEVENT']._serialized_start=438
+  _globals['_CHATEVENT']._serialized_end=902
+  _globals['_WELCOME']._serialized_start=904
+  _globals['_WELCOME']._serialized_end=944
+  _globals['_MEMBERJOINED']._serialized_start=946
+  _globals['_MEMBERJOINED']._serialized_end=974
+  _globals['_MEMBERLEFT']._serialized_start=976
+  _globals['_MEMBERLEFT']._serialized_end=1047
+  _globals['_CHATMESSAGE']._serialized_start=1049
+  _globals['_CHATMESSAGE']._serialized_end=1090
+  _globals['_MISSED']._serialized_start=1092
+  _globals['_MISSED']._serialized_end=1115
+  _globals['_CHATERROR']._serialized_start=1117
+  _globals['_CHATERROR']._serialized_end=1159
+  _globals['_GOODBYE']._serialized_start=1161
+  _globals['_GOODBYE']._serialized_end=1186
+  _globals['_CHATSERVICE']._serialized_start=1283
+  _globals['_CHATSERVICE']._serialized_end=1579
 # @@protoc_insertion_point(module_scope)

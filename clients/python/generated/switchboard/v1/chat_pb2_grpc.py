@@ -51,6 +51,11 @@ class ChatServiceStub:
                 request_serializer=switchboard_dot_v1_dot_chat__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_chat__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.WatchRoom = channel.unary_stream(
+                '/switchboard.v1.ChatService/WatchRoom',
+                request_serializer=switchboard_dot_v1_dot_chat__pb2.WatchRoomRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_chat__pb2.ChatEvent.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -79,6 +84,16 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRoom(self, request, context):
+        """Follows the room without joining it: every join, leave and message from now on,
+        read-only (no name is taken, and members do not see the follower). A follower that reads
+        too slowly gets `missed` with the number of events it skipped; when the server drains the
+        stream ends with `goodbye`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +106,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=switchboard_dot_v1_dot_chat__pb2.ListMembersRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_chat__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'WatchRoom': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRoom,
+                    request_deserializer=switchboard_dot_v1_dot_chat__pb2.WatchRoomRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_chat__pb2.ChatEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -154,6 +174,33 @@ class ChatService:
             '/switchboard.v1.ChatService/ListMembers',
             switchboard_dot_v1_dot_chat__pb2.ListMembersRequest.SerializeToString,
             switchboard_dot_v1_dot_chat__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.ChatService/WatchRoom',
+            switchboard_dot_v1_dot_chat__pb2.WatchRoomRequest.SerializeToString,
+            switchboard_dot_v1_dot_chat__pb2.ChatEvent.FromString,
             options,
             channel_credentials,
             insecure,

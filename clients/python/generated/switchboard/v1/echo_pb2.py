@@ -22,24 +22,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/echo.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"\r\n\x0bPingRequest\"?\n\x0cPingResponse\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x93\x01\n\x0b\x45\x63hoService\x12\x41\n\x04\x45\x63ho\x12\x1b.switchboard.v1.EchoRequest\x1a\x1c.switchboard.v1.EchoResponse\x12\x41\n\x04Ping\x12\x1b.switchboard.v1.PingRequest\x1a\x1c.switchboard.v1.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19switchboard/v1/echo.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\"\r\n\x0bPingRequest\"?\n\x0cPingResponse\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xba\x01\n\x0b\x45\x63hoService\x12V\n\x04\x45\x63ho\x12\x1b.switchboard.v1.EchoRequest\x1a\x1c.switchboard.v1.EchoResponse\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/v1/echo:\x01*\x12S\n\x04Ping\x12\x1b.switchboard.v1.PingRequest\x1a\x1c.switchboard.v1.PingResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/pingb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.echo_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ECHOREQUEST']._serialized_start=78
-  _globals['_ECHOREQUEST']._serialized_end=108
-  _globals['_ECHORESPONSE']._serialized_start=110
-  _globals['_ECHORESPONSE']._serialized_end=141
-  _globals['_PINGREQUEST']._serialized_start=143
-  _globals['_PINGREQUEST']._serialized_end=156
-  _globals['_PINGRESPONSE']._serialized_start=158
-  _globals['_PINGRESPONSE']._serialized_end=221
-  _globals['_ECHOSERVICE']._serialized_start=224
-  _globals['_ECHOSERVICE']._serialized_end=371
+  _globals['_ECHOSERVICE'].methods_by_name['Echo']._loaded_options = None
+  _globals['_ECHOSERVICE'].methods_by_name['Echo']._serialized_options = b'\202\323\344\223\002\r\"\010/v1/echo:\001*'
+  _globals['_ECHOSERVICE'].methods_by_name['Ping']._loaded_options = None
+  _globals['_ECHOSERVICE'].methods_by_name['Ping']._serialized_options = b'\202\323\344\223\002\n\022\010/v1/ping'
+  _globals['_ECHOREQUEST']._serialized_start=108
+  _globals['_ECHOREQUEST']._serialized_end=138
+  _globals['_ECHORESPONSE']._serialized_start=140
+  _globals['_ECHORESPONSE']._serialized_end=171
+  _globals['_PINGREQUEST']._serialized_start=173
+  _globals['_PINGREQUEST']._serialized_end=186
+  _globals['_PINGRESPONSE']._serialized_start=188
+  _globals['_PINGRESPONSE']._serialized_end=251
+  _globals['_ECHOSERVICE']._serialized_start=254
+  _globals['_ECHOSERVICE']._serialized_end=440
 # @@protoc_insertion_point(module_scope)

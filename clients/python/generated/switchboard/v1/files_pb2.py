@@ -22,31 +22,40 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/files.proto\x12\x0eswitchboard.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x08\x46ileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\rUploadRequest\x12(\n\x04info\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.FileInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x1f\n\x0f\x44ownloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"U\n\x10\x44ownloadResponse\x12(\n\x04info\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.FileInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"9\n\x10ListFilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x11ListFilesResponse\x12\'\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x18.switchboard.v1.FileInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11\x44\x65leteFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xbe\x02\n\x0b\x46ileService\x12\x43\n\x06Upload\x12\x1d.switchboard.v1.UploadRequest\x1a\x18.switchboard.v1.FileInfo(\x01\x12O\n\x08\x44ownload\x12\x1f.switchboard.v1.DownloadRequest\x1a .switchboard.v1.DownloadResponse0\x01\x12P\n\tListFiles\x12 .switchboard.v1.ListFilesRequest\x1a!.switchboard.v1.ListFilesResponse\x12G\n\nDeleteFile\x12!.switchboard.v1.DeleteFileRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/files.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x08\x46ileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\rUploadRequest\x12(\n\x04info\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.FileInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x1f\n\x0f\x44ownloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"U\n\x10\x44ownloadResponse\x12(\n\x04info\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.FileInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"9\n\x10ListFilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x11ListFilesResponse\x12\'\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x18.switchboard.v1.FileInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11\x44\x65leteFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xb2\x03\n\x0b\x46ileService\x12i\n\x06Upload\x12\x1d.switchboard.v1.UploadRequest\x1a\x18.switchboard.v1.FileInfo\"$\x82\xd3\xe4\x93\x02\x1e\x1a\x15/v1/files/{info.name}:\x05\x63hunk(\x01\x12p\n\x08\x44ownload\x12\x1f.switchboard.v1.DownloadRequest\x1a .switchboard.v1.DownloadResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x10/v1/files/{name}b\x05\x63hunk0\x01\x12\x63\n\tListFiles\x12 .switchboard.v1.ListFilesRequest\x1a!.switchboard.v1.ListFilesResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/files\x12\x61\n\nDeleteFile\x12!.switchboard.v1.DeleteFileRequest\x1a\x16.google.protobuf.Empty\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/files/{name}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.files_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FILEINFO']._serialized_start=108
-  _globals['_FILEINFO']._serialized_end=233
-  _globals['_UPLOADREQUEST']._serialized_start=235
-  _globals['_UPLOADREQUEST']._serialized_end=317
-  _globals['_DOWNLOADREQUEST']._serialized_start=319
-  _globals['_DOWNLOADREQUEST']._serialized_end=350
-  _globals['_DOWNLOADRESPONSE']._serialized_start=352
-  _globals['_DOWNLOADRESPONSE']._serialized_end=437
-  _globals['_LISTFILESREQUEST']._serialized_start=439
-  _globals['_LISTFILESREQUEST']._serialized_end=496
-  _globals['_LISTFILESRESPONSE']._serialized_start=498
-  _globals['_LISTFILESRESPONSE']._serialized_end=583
-  _globals['_DELETEFILEREQUEST']._serialized_start=585
-  _globals['_DELETEFILEREQUEST']._serialized_end=618
-  _globals['_FILESERVICE']._serialized_start=621
-  _globals['_FILESERVICE']._serialized_end=939
+  _globals['_FILESERVICE'].methods_by_name['Upload']._loaded_options = None
+  _globals['_FILESERVICE'].methods_by_name['Upload']._serialized_options = b'\202\323\344\223\002\036\032\025/v1/files/{info.name}:\005chunk'
+  _globals['_FILESERVICE'].methods_by_name['Download']._loaded_options = None
+  _globals['_FILESERVICE'].methods_by_name['Download']._serialized_options = b'\202\323\344\223\002\031\022\020/v1/files/{name}b\005chunk'
+  _globals['_FILESERVICE'].methods_by_name['ListFiles']._loaded_options = None
+  _globals['_FILESERVICE'].methods_by_name['ListFiles']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/files'
+  _globals['_FILESERVICE'].methods_by_name['DeleteFile']._loaded_options = None
+  _globals['_FILESERVICE'].methods_by_name['DeleteFile']._serialized_options = b'\202\323\344\223\002\022*\020/v1/files/{name}'
+  _globals['_FILEINFO']._serialized_start=138
+  _globals['_FILEINFO']._serialized_end=263
+  _globals['_UPLOADREQUEST']._serialized_start=265
+  _globals['_UPLOADREQUEST']._serialized_end=347
+  _globals['_DOWNLOADREQUEST']._serialized_start=349
+  _globals['_DOWNLOADREQUEST']._serialized_end=380
+  _globals['_DOWNLOADRESPONSE']._serialized_start=382
+  _globals['_DOWNLOADRESPONSE']._serialized_end=467
+  _globals['_LISTFILESREQUEST']._serialized_start=469
+  _globals['_LISTFILESREQUEST']._serialized_end=526
+  _globals['_LISTFILESRESPONSE']._serialized_start=528
+  _globals['_LISTFILESRESPONSE']._serialized_end=613
+  _globals['_DELETEFILEREQUEST']._serialized_start=615
+  _globals['_DELETEFILEREQUEST']._serialized_end=648
+  _globals['_FILESERVICE']._serialized_start=651
+  _globals['_FILESERVICE']._serialized_end=1085
 # @@protoc_insertion_point(module_scope)

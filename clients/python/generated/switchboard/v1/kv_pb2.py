@@ -22,38 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17switchboard/v1/kv.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\")\n\x0bGetResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"(\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x1f\n\x0bSetResponse\x12\x10\n\x08replaced\x18\x01 \x01(\x08\"\x1c\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"H\n\x0fListKeysRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"9\n\x10ListKeysResponse\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"\xb5\x01\n\nWatchEvent\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.switchboard.v1.WatchEvent.Kind\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x07\n\x03SET\x10\x01\x12\x0b\n\x07\x44\x45LETED\x10\x02\x32\xe8\x02\n\tKvService\x12>\n\x03Get\x12\x1a.switchboard.v1.GetRequest\x1a\x1b.switchboard.v1.GetResponse\x12>\n\x03Set\x12\x1a.switchboard.v1.SetRequest\x1a\x1b.switchboard.v1.SetResponse\x12G\n\x06\x44\x65lete\x12\x1d.switchboard.v1.DeleteRequest\x1a\x1e.switchboard.v1.DeleteResponse\x12M\n\x08ListKeys\x12\x1f.switchboard.v1.ListKeysRequest\x1a .switchboard.v1.ListKeysResponse\x12\x43\n\x05Watch\x12\x1c.switchboard.v1.WatchRequest\x1a\x1a.switchboard.v1.WatchEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17switchboard/v1/kv.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\")\n\x0bGetResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"(\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x1f\n\x0bSetResponse\x12\x10\n\x08replaced\x18\x01 \x01(\x08\"\x1c\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"H\n\x0fListKeysRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"9\n\x10ListKeysResponse\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"\xb5\x01\n\nWatchEvent\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.switchboard.v1.WatchEvent.Kind\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x07\n\x03SET\x10\x01\x12\x0b\n\x07\x44\x45LETED\x10\x02\x32\xdc\x03\n\tKvService\x12W\n\x03Get\x12\x1a.switchboard.v1.GetRequest\x1a\x1b.switchboard.v1.GetResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/kv/{key=**}\x12Z\n\x03Set\x12\x1a.switchboard.v1.SetRequest\x1a\x1b.switchboard.v1.SetResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x1a\x0f/v1/kv/{key=**}:\x01*\x12`\n\x06\x44\x65lete\x12\x1d.switchboard.v1.DeleteRequest\x1a\x1e.switchboard.v1.DeleteResponse\"\x17\x82\xd3\xe4\x93\x02\x11*\x0f/v1/kv/{key=**}\x12]\n\x08ListKeys\x12\x1f.switchboard.v1.ListKeysRequest\x1a .switchboard.v1.ListKeysResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/v1/kv\x12Y\n\x05Watch\x12\x1c.switchboard.v1.WatchRequest\x1a\x1a.switchboard.v1.WatchEvent\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/kv:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.kv_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETREQUEST']._serialized_start=76
-  _globals['_GETREQUEST']._serialized_end=101
-  _globals['_GETRESPONSE']._serialized_start=103
-  _globals['_GETRESPONSE']._serialized_end=144
-  _globals['_SETREQUEST']._serialized_start=146
-  _globals['_SETREQUEST']._serialized_end=186
-  _globals['_SETRESPONSE']._serialized_start=188
-  _globals['_SETRESPONSE']._serialized_end=219
-  _globals['_DELETEREQUEST']._serialized_start=221
-  _globals['_DELETEREQUEST']._serialized_end=249
-  _globals['_DELETERESPONSE']._serialized_start=251
-  _globals['_DELETERESPONSE']._serialized_end=267
-  _globals['_LISTKEYSREQUEST']._serialized_start=269
-  _globals['_LISTKEYSREQUEST']._serialized_end=341
-  _globals['_LISTKEYSRESPONSE']._serialized_start=343
-  _globals['_LISTKEYSRESPONSE']._serialized_end=400
-  _globals['_WATCHREQUEST']._serialized_start=402
-  _globals['_WATCHREQUEST']._serialized_end=432
-  _globals['_WATCHEVENT']._serialized_start=435
-  _globals['_WATCHEVENT']._serialized_end=616
-  _globals['_WATCHEVENT_KIND']._serialized_start=566
-  _globals['_WATCHEVENT_KIND']._serialized_end=616
-  _globals['_KVSERVICE']._serialized_start=619
-  _globals['_KVSERVICE']._serialized_end=979
+  _globals['_KVSERVICE'].methods_by_name['Get']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Get']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/kv/{key=**}'
+  _globals['_KVSERVICE'].methods_by_name['Set']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Set']._serialized_options = b'\202\323\344\223\002\024\032\017/v1/kv/{key=**}:\001*'
+  _globals['_KVSERVICE'].methods_by_name['Delete']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Delete']._serialized_options = b'\202\323\344\223\002\021*\017/v1/kv/{key=**}'
+  _globals['_KVSERVICE'].methods_by_name['ListKeys']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['ListKeys']._serialized_options = b'\202\323\344\223\002\010\022\006/v1/kv'
+  _globals['_KVSERVICE'].methods_by_name['Watch']._loaded_options = None
+  _globals['_KVSERVICE'].methods_by_name['Watch']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/kv:watch'
+  _globals['_GETREQUEST']._serialized_start=106
+  _globals['_GETREQUEST']._serialized_end=131
+  _globals['_GETRESPONSE']._serialized_start=133
+  _globals['_GETRESPONSE']._serialized_end=174
+  _globals['_SETREQUEST']._serialized_start=176
+  _globals['_SETREQUEST']._serialized_end=216
+  _globals['_SETRESPONSE']._serialized_start=218
+  _globals['_SETRESPONSE']._serialized_end=249
+  _globals['_DELETEREQUEST']._serialized_start=251
+  _globals['_DELETEREQUEST']._serialized_end=279
+  _globals['_DELETERESPONSE']._serialized_start=281
+  _globals['_DELETERESPONSE']._serialized_end=297
+  _globals['_LISTKEYSREQUEST']._serialized_start=299
+  _globals['_LISTKEYSREQUEST']._serialized_end=371
+  _globals['_LISTKEYSRESPONSE']._serialized_start=373
+  _globals['_LISTKEYSRESPONSE']._serialized_end=430
+  _globals['_WATCHREQUEST']._serialized_start=432
+  _globals['_WATCHREQUEST']._serialized_end=462
+  _globals['_WATCHEVENT']._serialized_start=465
+  _globals['_WATCHEVENT']._serialized_end=646
+  _globals['_WATCHEVENT_KIND']._serialized_start=596
+  _globals['_WATCHEVENT_KIND']._serialized_end=646
+  _globals['_KVSERVICE']._serialized_start=649
+  _globals['_KVSERVICE']._serialized_end=1125
 # @@protoc_insertion_point(module_scope)

@@ -22,32 +22,41 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dswitchboard/v1/payments.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x02\n\x07Payment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12-\n\x06status\x18\x06 \x01(\x0e\x32\x1d.switchboard.v1.PaymentStatus\x12\x16\n\x0erefunded_minor\x18\x07 \x01(\x03\x12\x14\n\x0c\x66\x61ilure_code\x18\x08 \x01(\t\x12\x17\n\x0f\x66\x61ilure_message\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x14\x43reatePaymentRequest\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x1f\n\x11GetPaymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"Q\n\x13ListPaymentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\"Z\n\x14ListPaymentsResponse\x12)\n\x08payments\x18\x01 \x03(\x0b\x32\x17.switchboard.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x14RefundPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xbb\x01\n\x06Refund\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12(\n\x07payment\x18\x06 \x01(\x0b\x32\x17.switchboard.v1.Payment\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*p\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSUCCEEDED\x10\x01\x12\n\n\x06\x46\x41ILED\x10\x02\x12\x16\n\x12PARTIALLY_REFUNDED\x10\x03\x12\x0c\n\x08REFUNDED\x10\x04\x32\xd4\x02\n\x0ePaymentService\x12N\n\rCreatePayment\x12$.switchboard.v1.CreatePaymentRequest\x1a\x17.switchboard.v1.Payment\x12H\n\nGetPayment\x12!.switchboard.v1.GetPaymentRequest\x1a\x17.switchboard.v1.Payment\x12Y\n\x0cListPayments\x12#.switchboard.v1.ListPaymentsRequest\x1a$.switchboard.v1.ListPaymentsResponse\x12M\n\rRefundPayment\x12$.switchboard.v1.RefundPaymentRequest\x1a\x16.switchboard.v1.Refundb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dswitchboard/v1/payments.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x02\n\x07Payment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12-\n\x06status\x18\x06 \x01(\x0e\x32\x1d.switchboard.v1.PaymentStatus\x12\x16\n\x0erefunded_minor\x18\x07 \x01(\x03\x12\x14\n\x0c\x66\x61ilure_code\x18\x08 \x01(\t\x12\x17\n\x0f\x66\x61ilure_message\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x14\x43reatePaymentRequest\x12\x14\n\x0c\x61mount_minor\x18\x01 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x1f\n\x11GetPaymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"Q\n\x13ListPaymentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\"Z\n\x14ListPaymentsResponse\x12)\n\x08payments\x18\x01 \x03(\x0b\x32\x17.switchboard.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x14RefundPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xbb\x01\n\x06Refund\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12(\n\x07payment\x18\x06 \x01(\x0b\x32\x17.switchboard.v1.Payment\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*p\n\rPaymentStatus\x12\x1e\n\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSUCCEEDED\x10\x01\x12\n\n\x06\x46\x41ILED\x10\x02\x12\x16\n\x12PARTIALLY_REFUNDED\x10\x03\x12\x0c\n\x08REFUNDED\x10\x04\x32\xcb\x03\n\x0ePaymentService\x12g\n\rCreatePayment\x12$.switchboard.v1.CreatePaymentRequest\x1a\x17.switchboard.v1.Payment\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/payments:\x01*\x12\x63\n\nGetPayment\x12!.switchboard.v1.GetPaymentRequest\x1a\x17.switchboard.v1.Payment\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/payments/{id}\x12o\n\x0cListPayments\x12#.switchboard.v1.ListPaymentsRequest\x1a$.switchboard.v1.ListPaymentsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/payments\x12z\n\rRefundPayment\x12$.switchboard.v1.RefundPaymentRequest\x1a\x16.switchboard.v1.Refund\"+\x82\xd3\xe4\x93\x02%\" /v1/payments/{payment_id}:refund:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.payments_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAYMENTSTATUS']._serialized_start=990
-  _globals['_PAYMENTSTATUS']._serialized_end=1102
-  _globals['_PAYMENT']._serialized_start=83
-  _globals['_PAYMENT']._serialized_end=402
-  _globals['_CREATEPAYMENTREQUEST']._serialized_start=404
-  _globals['_CREATEPAYMENTREQUEST']._serialized_end=508
-  _globals['_GETPAYMENTREQUEST']._serialized_start=510
-  _globals['_GETPAYMENTREQUEST']._serialized_end=541
-  _globals['_LISTPAYMENTSREQUEST']._serialized_start=543
-  _globals['_LISTPAYMENTSREQUEST']._serialized_end=624
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=626
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=716
-  _globals['_REFUNDPAYMENTREQUEST']._serialized_start=718
-  _globals['_REFUNDPAYMENTREQUEST']._serialized_end=798
-  _globals['_REFUND']._serialized_start=801
-  _globals['_REFUND']._serialized_end=988
-  _globals['_PAYMENTSERVICE']._serialized_start=1105
-  _globals['_PAYMENTSERVICE']._serialized_end=1445
+  _globals['_PAYMENTSERVICE'].methods_by_name['CreatePayment']._loaded_options = None
+  _globals['_PAYMENTSERVICE'].methods_by_name['CreatePayment']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/payments:\001*'
+  _globals['_PAYMENTSERVICE'].methods_by_name['GetPayment']._loaded_options = None
+  _globals['_PAYMENTSERVICE'].methods_by_name['GetPayment']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/payments/{id}'
+  _globals['_PAYMENTSERVICE'].methods_by_name['ListPayments']._loaded_options = None
+  _globals['_PAYMENTSERVICE'].methods_by_name['ListPayments']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/payments'
+  _globals['_PAYMENTSERVICE'].methods_by_name['RefundPayment']._loaded_options = None
+  _globals['_PAYMENTSERVICE'].methods_by_name['RefundPayment']._serialized_options = b'\202\323\344\223\002%\" /v1/payments/{payment_id}:refund:\001*'
+  _globals['_PAYMENTSTATUS']._serialized_start=1020
+  _globals['_PAYMENTSTATUS']._serialized_end=1132
+  _globals['_PAYMENT']._serialized_start=113
+  _globals['_PAYMENT']._serialized_end=432
+  _globals['_CREATEPAYMENTREQUEST']._serialized_start=434
+  _globals['_CREATEPAYMENTREQUEST']._serialized_end=538
+  _globals['_GETPAYMENTREQUEST']._serialized_start=540
+  _globals['_GETPAYMENTREQUEST']._serialized_end=571
+  _globals['_LISTPAYMENTSREQUEST']._serialized_start=573
+  _globals['_LISTPAYMENTSREQUEST']._serialized_end=654
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=656
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=746
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_start=748
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_end=828
+  _globals['_REFUND']._serialized_start=831
+  _globals['_REFUND']._serialized_end=1018
+  _globals['_PAYMENTSERVICE']._serialized_start=1135
+  _globals['_PAYMENTSERVICE']._serialized_end=1594
 # @@protoc_insertion_point(module_scope)

@@ -22,32 +22,43 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/users.proto\x12\x0eswitchboard.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0b\n\x03\x61ge\x18\x04 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"7\n\x11\x43reateUserRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.User\"\x1c\n\x0eGetUserRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"H\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\"Q\n\x11ListUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.switchboard.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"h\n\x11UpdateUserRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteUserRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x32\xf7\x02\n\x0bUserService\x12\x45\n\nCreateUser\x12!.switchboard.v1.CreateUserRequest\x1a\x14.switchboard.v1.User\x12?\n\x07GetUser\x12\x1e.switchboard.v1.GetUserRequest\x1a\x14.switchboard.v1.User\x12P\n\tListUsers\x12 .switchboard.v1.ListUsersRequest\x1a!.switchboard.v1.ListUsersResponse\x12\x45\n\nUpdateUser\x12!.switchboard.v1.UpdateUserRequest\x1a\x14.switchboard.v1.User\x12G\n\nDeleteUser\x12!.switchboard.v1.DeleteUserRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/users.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0b\n\x03\x61ge\x18\x04 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"7\n\x11\x43reateUserRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.User\"\x1c\n\x0eGetUserRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"H\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\"Q\n\x11ListUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.switchboard.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"h\n\x11UpdateUserRequest\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteUserRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x32\xf6\x03\n\x0bUserService\x12^\n\nCreateUser\x12!.switchboard.v1.CreateUserRequest\x1a\x14.switchboard.v1.User\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/users:\x04user\x12W\n\x07GetUser\x12\x1e.switchboard.v1.GetUserRequest\x1a\x14.switchboard.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12\x63\n\tListUsers\x12 .switchboard.v1.ListUsersRequest\x1a!.switchboard.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/users\x12h\n\nUpdateUser\x12!.switchboard.v1.UpdateUserRequest\x1a\x14.switchboard.v1.User\"!\x82\xd3\xe4\x93\x02\x1b\x32\x13/v1/users/{user.id}:\x04user\x12_\n\nDeleteUser\x12!.switchboard.v1.DeleteUserRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/users/{id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.users_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USER']._serialized_start=143
-  _globals['_USER']._serialized_end=305
-  _globals['_CREATEUSERREQUEST']._serialized_start=307
-  _globals['_CREATEUSERREQUEST']._serialized_end=362
-  _globals['_GETUSERREQUEST']._serialized_start=364
-  _globals['_GETUSERREQUEST']._serialized_end=392
-  _globals['_LISTUSERSREQUEST']._serialized_start=394
-  _globals['_LISTUSERSREQUEST']._serialized_end=466
-  _globals['_LISTUSERSRESPONSE']._serialized_start=468
-  _globals['_LISTUSERSRESPONSE']._serialized_end=549
-  _globals['_UPDATEUSERREQUEST']._serialized_start=551
-  _globals['_UPDATEUSERREQUEST']._serialized_end=655
-  _globals['_DELETEUSERREQUEST']._serialized_start=657
-  _globals['_DELETEUSERREQUEST']._serialized_end=688
-  _globals['_USERSERVICE']._serialized_start=691
-  _globals['_USERSERVICE']._serialized_end=1066
+  _globals['_USERSERVICE'].methods_by_name['CreateUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['CreateUser']._serialized_options = b'\202\323\344\223\002\021\"\t/v1/users:\004user'
+  _globals['_USERSERVICE'].methods_by_name['GetUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['GetUser']._serialized_options = b'\202\323\344\223\002\020\022\016/v1/users/{id}'
+  _globals['_USERSERVICE'].methods_by_name['ListUsers']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['ListUsers']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/users'
+  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\202\323\344\223\002\0332\023/v1/users/{user.id}:\004user'
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._serialized_options = b'\202\323\344\223\002\020*\016/v1/users/{id}'
+  _globals['_USER']._serialized_start=173
+  _globals['_USER']._serialized_end=335
+  _globals['_CREATEUSERREQUEST']._serialized_start=337
+  _globals['_CREATEUSERREQUEST']._serialized_end=392
+  _globals['_GETUSERREQUEST']._serialized_start=394
+  _globals['_GETUSERREQUEST']._serialized_end=422
+  _globals['_LISTUSERSREQUEST']._serialized_start=424
+  _globals['_LISTUSERSREQUEST']._serialized_end=496
+  _globals['_LISTUSERSRESPONSE']._serialized_start=498
+  _globals['_LISTUSERSRESPONSE']._serialized_end=579
+  _globals['_UPDATEUSERREQUEST']._serialized_start=581
+  _globals['_UPDATEUSERREQUEST']._serialized_end=685
+  _globals['_DELETEUSERREQUEST']._serialized_start=687
+  _globals['_DELETEUSERREQUEST']._serialized_end=718
+  _globals['_USERSERVICE']._serialized_start=721
+  _globals['_USERSERVICE']._serialized_end=1223
 # @@protoc_insertion_point(module_scope)
