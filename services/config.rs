@@ -63,6 +63,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CHAT_JOIN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub chat_join_timeout: Duration,
 
+    /// The HTTP front door (REST/JSON from the protos' `google.api.http` rules, Server-Sent
+    /// Events, `/openapi.json`): HTTP/1.1 and h2c, TLS when `--tls-cert` is set; or `off`.
+    #[arg(long, env = "SWITCHBOARD_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http_listen: LegacyListen,
+
     /// Legacy KV text protocol (the seed's `SET`/`GET`/`DELETE`/`KEYS`/`QUIT` server), or `off`.
     #[arg(long, env = "SWITCHBOARD_LEGACY_KV_LISTEN", default_value = "0.0.0.0:8082")]
     pub legacy_kv_listen: LegacyListen,

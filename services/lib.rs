@@ -5,7 +5,8 @@
 //! codec: what client crates build on, with no listeners or stores compiled in.
 //!
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
-//! `legacy` for the seed's raw-TCP protocols (a client of the services), `storage` for
+//! `legacy` for the seed's raw-TCP protocols and `rest` for the HTTP/JSON front door (both
+//! clients of the services), `storage` for
 //! state, `health` for the health protocol, shared request plumbing
 //! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
 //! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
@@ -43,6 +44,8 @@ pub mod paging;
 pub mod payments;
 #[cfg(feature = "server")]
 pub mod peer_limit;
+#[cfg(feature = "server")]
+pub mod rest;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

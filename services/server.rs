@@ -63,7 +63,7 @@ use crate::{
         status_codes::StatusCodesLayer, stream_idle::StreamIdleLayer,
     },
     payments::{ApiKeys, PaymentService, processor::TestProcessor},
-    pb,
+    pb, rest,
     shutdown::Shutdown,
     storage::{Engine, OpenError, Stores},
     users::UserService,
@@ -106,11 +106,18 @@ pub enum StartError {
     Bus(#[from] NatsBusError),
     #[error("invalid TLS configuration: {0}")]
     Tls(#[source] tonic::transport::Error),
+    #[error("invalid TLS configuration for the HTTP listener: {0}")]
+    HttpTls(String),
+    #[error("invalid built-in descriptors: {0}")]
+    DescriptorPool(#[from] prost_reflect::DescriptorError),
+    #[error("invalid google.api.http rule: {0}")]
+    Routes(#[from] rest::RouteError),
 }
 
 /// A server that is accepting calls.
 pub struct RunningServer {
     grpc_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     health: HealthRegistry,
     legacy: Legacy,
@@ -222,7 +229,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let layers = tower::ServiceBuilder::new()
         // No origins configured: no CORS processing at all (it would add `vary` headers to
         // every response for nothing).
-        .option_layer((!config.cors_allow_origins.is_empty()).then(|| cors(&config.cors_allow_origins)))
+        .option_layer(
+            (!config.cors_allow_origins.is_empty()).then(|| cors(&config.cors_allow_origins, &GRPC_WEB_METHODS)),
+        )
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(RequestIdLayer)
         .layer(AccessLogLayer::new(Arc::clone(&metrics), Arc::clone(&methods)))
@@ -267,7 +276,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     }
     let routes = routes.routes().prepare();
     // Binary call frames enter here: the same layers around the same routes.
-    let gateway = GrpcGateway::new(BoxCloneSyncService::new(layers.clone().service(routes.clone())), &descriptor_sets)?;
+    let in_process = BoxCloneSyncService::new(layers.clone().service(routes.clone()));
+    let gateway = GrpcGateway::new(in_process.clone(), &descriptor_sets)?;
     let router = builder.layer(layers).add_routes(routes);
 
     let listener =
@@ -286,6 +296,37 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             let bound = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
             helpers.push(tokio::spawn(metrics::serve(listener, Arc::clone(&metrics))));
             tracing::info!(metrics_addr = %bound, "metrics listening at /metrics");
+            Some(bound)
+        }
+        None => None,
+    };
+
+    let http_addr = match config.http_listen.0 {
+        Some(addr) => {
+            let pool = prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)?;
+            let rest = rest::Rest::new(
+                &pool,
+                &SERVICE_NAMES,
+                in_process.clone(),
+                rest::RestSettings { max_message_bytes: max, heartbeat: REST_HEARTBEAT },
+                &rest_credentials(),
+                shutdown.clone(),
+            )?;
+            let mut router = rest.router();
+            if !config.cors_allow_origins.is_empty() {
+                router = router.layer(cors(&config.cors_allow_origins, &REST_METHODS));
+            }
+            let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            let tls = tls.as_ref().map(http_tls).transpose()?;
+            helpers.push(tokio::spawn(rest::serve(
+                listener,
+                router,
+                tls,
+                shutdown.clone(),
+                metrics.open_connections.with_label_values(&["http"]),
+            )));
+            tracing::info!(http_addr = %bound, "HTTP listening (REST, /openapi.json)");
             Some(bound)
         }
         None => None,
@@ -327,6 +368,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     Ok(RunningServer {
         grpc_addr,
+        http_addr,
         metrics_addr,
         health,
         legacy,
@@ -342,10 +384,66 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     })
 }
 
-/// CORS for gRPC-Web: the listed origins (or any, for `*`) may call with the headers gRPC-Web
+/// How often a quiet Server-Sent Events stream sends a heartbeat comment.
+const REST_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// What the OpenAPI document says of credentials: payments need an API key, creates and
+/// refunds an idempotency key.
+fn rest_credentials() -> rest::openapi::Credentials {
+    rest::openapi::Credentials {
+        api_key_services: vec![PAYMENT_SERVICE.to_owned()],
+        idempotency_key_methods: vec![
+            "switchboard.v1.PaymentService.CreatePayment".to_owned(),
+            "switchboard.v1.PaymentService.RefundPayment".to_owned(),
+        ],
+    }
+}
+
+/// The HTTP listener's TLS: the gRPC port's certificate and key (and client CA), with ALPN
+/// for HTTP/2 and HTTP/1.1.
+fn http_tls(files: &crate::config::TlsFiles) -> Result<Arc<tokio_rustls::rustls::ServerConfig>, StartError> {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    use tokio_rustls::rustls;
+    let invalid = |e: &dyn std::fmt::Display| StartError::HttpTls(e.to_string());
+    let certs = CertificateDer::pem_slice_iter(&files.cert).collect::<Result<Vec<_>, _>>().map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(&files.key).map_err(|e| invalid(&e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?;
+    let builder = match &files.client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca) {
+                roots.add(cert.map_err(|e| invalid(&e))?).map_err(|e| invalid(&e))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| invalid(&e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| invalid(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+const GRPC_WEB_METHODS: [tonic::codegen::http::Method; 2] =
+    [tonic::codegen::http::Method::POST, tonic::codegen::http::Method::OPTIONS];
+const REST_METHODS: [tonic::codegen::http::Method; 6] = [
+    tonic::codegen::http::Method::GET,
+    tonic::codegen::http::Method::POST,
+    tonic::codegen::http::Method::PUT,
+    tonic::codegen::http::Method::PATCH,
+    tonic::codegen::http::Method::DELETE,
+    tonic::codegen::http::Method::OPTIONS,
+];
+
+/// CORS for browsers: the listed origins (or any, for `*`) may call with the headers gRPC-Web
 /// and our metadata use, and read the status and request id back.
-fn cors(origins: &[String]) -> CorsLayer {
-    use tonic::codegen::http::{HeaderName, HeaderValue, Method};
+fn cors(origins: &[String], methods: &[tonic::codegen::http::Method]) -> CorsLayer {
+    use tonic::codegen::http::{HeaderName, HeaderValue};
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
@@ -354,7 +452,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     let headers = |names: &[&'static str]| names.iter().map(|n| HeaderName::from_static(n)).collect::<Vec<_>>();
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods(methods.to_vec())
         .allow_headers(headers(&[
             "content-type",
             "x-grpc-web",
@@ -364,6 +462,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             "x-api-key",
             "idempotency-key",
             "x-request-id",
+            "x-request-timeout",
         ]))
         .expose_headers(headers(&["grpc-status", "grpc-message", "grpc-status-details-bin", "x-request-id"]))
         .max_age(Duration::from_secs(24 * 60 * 60))
@@ -372,6 +471,11 @@ fn cors(origins: &[String]) -> CorsLayer {
 impl RunningServer {
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// Where the HTTP front door listens; `None` when it is off.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     /// Where a legacy protocol listens; `None` when it is off.

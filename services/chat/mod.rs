@@ -83,6 +83,41 @@ impl chat_service_server::ChatService for ChatService {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
+    type WatchRoomStream = ReceiverStream<Result<pb::ChatEvent, Status>>;
+
+    async fn watch_room(
+        &self,
+        _request: Request<pb::WatchRoomRequest>,
+    ) -> Result<Response<Self::WatchRoomStream>, Status> {
+        if self.shutdown.is_draining() {
+            return Err(ChatError::ShuttingDown.into());
+        }
+        let mut subscription = self.room.watch();
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let shutdown = self.shutdown.clone();
+        self.shutdown.spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        received = subscription.next() => {
+                            if !forward(received, &tx).await {
+                                return;
+                            }
+                        }
+                        () = tx.closed() => return,
+                        () = shutdown.draining() => {
+                            let goodbye = Event::Goodbye(pb::Goodbye { reason: "the server is shutting down".to_owned() });
+                            let _ = tx.send(Ok(personal(goodbye))).await;
+                            return;
+                        }
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
     async fn list_members(
         &self,
         _request: Request<pb::ListMembersRequest>,

@@ -58,6 +58,11 @@ impl ChatRoom {
         Ok(Member { room: Arc::clone(self), name: name.to_owned(), subscription, members_at_join, left: false })
     }
 
+    /// Follows the room without joining: every event published from now on.
+    pub fn watch(&self) -> Box<dyn Subscription> {
+        self.bus.subscribe()
+    }
+
     /// The names in the room, on every replica, sorted.
     pub fn member_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.members().iter().cloned().chain(self.bus.remote_members()).collect();

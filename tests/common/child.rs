@@ -37,6 +37,7 @@ impl ChildServer {
             .env("SWITCHBOARD_LEGACY_CHAT_LISTEN", "127.0.0.1:0")
             .env("SWITCHBOARD_LEGACY_ECHO_LISTEN", "127.0.0.1:0")
             .env("SWITCHBOARD_LEGACY_BINARY_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_HTTP_LISTEN", "127.0.0.1:0")
             .env("SWITCHBOARD_DATA_DIR", data_dir.path())
             .args(args)
             .env_remove("RUST_LOG")

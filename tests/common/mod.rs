@@ -41,6 +41,7 @@ pub fn test_config() -> Config {
     config.legacy_chat_listen = loopback;
     config.legacy_echo_listen = loopback;
     config.legacy_binary_listen = loopback;
+    config.http_listen = loopback;
     // Most tests are about service behaviour, not durability: memory is fast. The backend
     // suite (storage_backends.rs) runs the same behaviour on every durable backend.
     config.storage = switchboard::config::StorageMode::Memory;

@@ -33,6 +33,7 @@ pub fn test_config() -> Config {
     // fixed defaults) and state stays in memory (no ./data left behind).
     let off = switchboard::config::LegacyListen(None);
     config.legacy_kv_listen = off;
+    config.http_listen = off;
     config.legacy_chat_listen = off;
     config.legacy_echo_listen = off;
     config.legacy_binary_listen = off;

@@ -1,0 +1,152 @@
+//! Calls into the layered gRPC stack in-process: a request body of length-prefixed messages
+//! in, a stream of messages and a final status out.
+//!
+//! The request is a synthetic HTTP/2 gRPC request carrying the REST client's address, headers
+//! turned metadata and its request id, so every layer (request id, access log, metrics, rate
+//! limit, auth, load shedding, deadline, panic isolation) treats it exactly as a call that
+//! came over the gRPC port.
+
+use std::{convert::Infallible, net::SocketAddr};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http_body_util::BodyExt as _;
+use tonic::{
+    Code, Status,
+    body::Body,
+    codegen::http::{self, HeaderMap},
+    transport::server::TcpConnectInfo,
+};
+use tower::{Service, ServiceExt as _, util::BoxCloneSyncService};
+
+/// The gRPC routes behind the server's tower layers.
+pub type GrpcService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+/// One message with its 5-byte gRPC prefix (uncompressed).
+pub fn frame(message: &[u8]) -> Bytes {
+    let mut framed = BytesMut::with_capacity(5 + message.len());
+    framed.put_u8(0);
+    framed.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    framed.extend_from_slice(message);
+    framed.freeze()
+}
+
+/// Starts a call: `path` is `/package.Service/Method`, `metadata` already gRPC metadata.
+pub async fn start(
+    service: &GrpcService,
+    path: &str,
+    metadata: HeaderMap,
+    body: Body,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Result<Responses, Status> {
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(path)
+        .version(http::Version::HTTP_2)
+        .body(body)
+        .map_err(|e| Status::invalid_argument(format!("invalid method path: {e}")))?;
+    *request.headers_mut() = metadata;
+    let headers = request.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    headers.insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+    request.extensions_mut().insert(TcpConnectInfo { local_addr: Some(local), remote_addr: Some(peer) });
+
+    let response = match service.clone().ready().await {
+        Ok(ready) => ready.call(request).await,
+        Err(never) => match never {},
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (parts, body) = response.into_parts();
+    // A trailers-only response: the call failed before any message.
+    if let Some(status) = Status::from_header_map(&parts.headers)
+        && status.code() != Code::Ok
+    {
+        return Err(with_headers(status, parts.headers));
+    }
+    Ok(Responses { headers: parts.headers, body, buffer: BytesMut::new(), done: false })
+}
+
+/// A status that keeps the response headers (the request id rides there).
+fn with_headers(status: Status, headers: HeaderMap) -> Status {
+    let mut status = status;
+    *status.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
+    status
+}
+
+/// The messages of a call's response, then its status.
+pub struct Responses {
+    headers: HeaderMap,
+    body: Body,
+    buffer: BytesMut,
+    done: bool,
+}
+
+impl Responses {
+    /// The response headers (`x-request-id` among them).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The next message; `Ok(None)` once the call ended with OK; `Err` with its status otherwise.
+    /// `max_bytes` bounds one message.
+    pub async fn next(&mut self, max_bytes: usize) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(message) = self.take_message(max_bytes)? {
+                return Ok(Some(message));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.buffer.extend_from_slice(&data),
+                    Err(frame) => {
+                        self.done = true;
+                        let status = frame.into_trailers().ok().and_then(|t| Status::from_header_map(&t));
+                        match status {
+                            Some(status) if status.code() == Code::Ok => {}
+                            Some(status) => return Err(status),
+                            None => return Err(Status::internal("the service ended its response without a status")),
+                        }
+                    }
+                },
+                Some(Err(status)) => {
+                    self.done = true;
+                    return Err(status);
+                }
+                None => {
+                    self.done = true;
+                    if !self.buffer.is_empty() {
+                        return Err(Status::internal("the service ended its response mid-message"));
+                    }
+                    return Err(Status::internal("the service ended its response without a status"));
+                }
+            }
+        }
+    }
+
+    fn take_message(&mut self, max_bytes: usize) -> Result<Option<Bytes>, Status> {
+        if self.buffer.len() < 5 {
+            return Ok(None);
+        }
+        if self.buffer[0] != 0 {
+            return Err(Status::internal("the service answered a compressed message"));
+        }
+        let length =
+            usize::try_from(u32::from_be_bytes([self.buffer[1], self.buffer[2], self.buffer[3], self.buffer[4]]))
+                .unwrap_or(usize::MAX);
+        if length > max_bytes {
+            return Err(Status::resource_exhausted(format!(
+                "the response message is {length} bytes, more than the limit of {max_bytes}"
+            )));
+        }
+        if self.buffer.len() < 5 + length {
+            return Ok(None);
+        }
+        self.buffer.advance(5);
+        Ok(Some(self.buffer.split_to(length).freeze()))
+    }
+}

@@ -1,0 +1,98 @@
+//! The HTTP listener: HTTP/1.1 and h2c (or both over TLS with ALPN) on one port, each
+//! connection counted, bounded in how long it may stay silent, and drained with the server.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+    service::TowerToHyperService,
+};
+use prometheus::IntGauge;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tonic::transport::server::TcpConnectInfo;
+use tower::ServiceExt as _;
+
+use crate::{listener::TrackedIo, shutdown::Shutdown};
+
+/// How long a new connection may take to send its first byte (or finish its TLS handshake),
+/// and an HTTP/1.1 client to send a request's headers: silent connections are closed.
+const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until the drain begins; every connection then finishes what
+/// it is doing (HTTP/2 gets a GOAWAY, HTTP/1.1 closes after its current response).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    shutdown: Shutdown,
+    open: IntGauge,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.draining() => return,
+        };
+        let local = socket.local_addr().unwrap_or(peer);
+        let _ = socket.set_nodelay(true);
+        let connection =
+            serve_connection(socket, local, peer, router.clone(), acceptor.clone(), shutdown.clone(), open.clone());
+        shutdown.spawn(connection);
+    }
+}
+
+async fn serve_connection(
+    socket: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    router: Router,
+    acceptor: Option<TlsAcceptor>,
+    shutdown: Shutdown,
+    open: IntGauge,
+) {
+    // A connection that never speaks holds nothing for long.
+    let mut first = [0u8; 1];
+    if !matches!(tokio::time::timeout(FIRST_REQUEST_TIMEOUT, socket.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+        return;
+    }
+    let io = TrackedIo::new(socket, shutdown.forced_token(), open);
+    let service = TowerToHyperService::new(router.map_request(
+        move |mut request: tonic::codegen::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(TcpConnectInfo { local_addr: Some(local), remote_addr: Some(peer) });
+            request
+        },
+    ));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(FIRST_REQUEST_TIMEOUT);
+    let io: Box<dyn Io> = match acceptor {
+        Some(acceptor) => match tokio::time::timeout(FIRST_REQUEST_TIMEOUT, acceptor.accept(io)).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            _ => return,
+        },
+        None => Box::new(io),
+    };
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = shutdown.draining() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// A plain or TLS socket.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
