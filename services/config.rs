@@ -227,6 +227,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
     pub cors_allow_origins: Vec<String>,
 
+    /// Print the OpenAPI 3.1 document of the REST routes (what `/openapi.json` serves) and exit.
+    #[arg(long)]
+    pub print_openapi: bool,
+
     /// TEST-ONLY: also serve `switchboard.debug.v1.DebugService` (slow and panicking rpcs).
     #[arg(long, env = "SWITCHBOARD_ENABLE_DEBUG_RPCS", hide = true)]
     pub enable_debug_rpcs: bool,

@@ -15,6 +15,11 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if config.print_openapi {
+        let document = switchboard::server::openapi_document().context("generating the OpenAPI document")?;
+        println!("{}", String::from_utf8_lossy(&document));
+        return Ok(());
+    }
     // Dropped when main returns: that flushes the log lines still queued.
     let _log_writer = init_logging(&config)?;
     raise_open_file_limit();
@@ -29,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let legacy = |protocol| server.legacy_addr(protocol).map_or_else(|| "off".to_owned(), |addr| addr.to_string());
     tracing::info!(
         grpc = %server.grpc_addr(),
+        http = %server.http_addr().map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
         legacy_kv = %legacy(Protocol::Kv),
         legacy_chat = %legacy(Protocol::Chat),
         legacy_echo = %legacy(Protocol::Echo),

@@ -303,15 +303,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let http_addr = match config.http_listen.0 {
         Some(addr) => {
-            let pool = prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)?;
+            let table = rest_routes()?;
+            let openapi = rest::openapi::document_bytes(&table, &rest_credentials());
             let rest = rest::Rest::new(
-                &pool,
-                &SERVICE_NAMES,
+                table,
+                openapi,
                 in_process.clone(),
                 rest::RestSettings { max_message_bytes: max, heartbeat: REST_HEARTBEAT },
-                &rest_credentials(),
                 shutdown.clone(),
-            )?;
+            );
             let mut router = rest.router();
             if !config.cors_allow_origins.is_empty() {
                 router = router.layer(cors(&config.cors_allow_origins, &REST_METHODS));
@@ -386,6 +386,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
 /// How often a quiet Server-Sent Events stream sends a heartbeat comment.
 const REST_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// The REST routes of the served services, from their `google.api.http` rules.
+fn rest_routes() -> Result<rest::RouteTable, StartError> {
+    let pool = prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)?;
+    Ok(rest::RouteTable::from_pool(&pool, &SERVICE_NAMES)?)
+}
+
+/// The OpenAPI 3.1 document the HTTP listener serves at `/openapi.json`.
+pub fn openapi_document() -> Result<Vec<u8>, StartError> {
+    Ok(rest::openapi::document_bytes(&rest_routes()?, &rest_credentials()))
+}
 
 /// What the OpenAPI document says of credentials: payments need an API key, creates and
 /// refunds an idempotency key.

@@ -32,7 +32,7 @@ use axum::{
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::DynamicMessage;
 use tonic::{
     Status,
     codegen::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode, header},
@@ -79,18 +79,9 @@ struct Inner {
 }
 
 impl Rest {
-    /// The routes of `services` (full names) in `pool`, served through `grpc`.
-    pub fn new(
-        pool: &DescriptorPool,
-        services: &[&str],
-        grpc: GrpcService,
-        settings: RestSettings,
-        credentials: &openapi::Credentials,
-        shutdown: Shutdown,
-    ) -> Result<Self, RouteError> {
-        let table = RouteTable::from_pool(pool, services)?;
-        let openapi = Bytes::from(openapi::document_bytes(&table, credentials));
-        Ok(Self { inner: Arc::new(Inner { table, grpc, settings, openapi, shutdown }) })
+    /// Serves `table` through `grpc`; `openapi` is the document of the same table.
+    pub fn new(table: RouteTable, openapi: Vec<u8>, grpc: GrpcService, settings: RestSettings, shutdown: Shutdown) -> Self {
+        Self { inner: Arc::new(Inner { table, grpc, settings, openapi: Bytes::from(openapi), shutdown }) }
     }
 
     /// The HTTP routes: `/openapi.json` and every transcoded rpc.

@@ -27,14 +27,31 @@ pub fn document(table: &RouteTable, credentials: &Credentials) -> Json {
     let mut schemas = Schemas::default();
     let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
     let mut operation_ids: HashMap<String, usize> = HashMap::new();
+    // OpenAPI treats `/v1/users/{id}` and `/v1/users/{user.id}` as one path: templates of the
+    // same shape share the first one's path and parameter names.
+    // The plainest spelling wins: `{id}` over `{user.id}`.
+    let mut shapes: HashMap<String, (String, Vec<String>)> = HashMap::new();
     for route in table.routes() {
+        let variables: Vec<String> = route.template.variables().map(str::to_owned).collect();
+        let dots = |names: &[String]| names.iter().map(|n| n.matches('.').count()).sum::<usize>();
+        let entry = shapes
+            .entry(shape(&route.template.openapi_path()))
+            .or_insert_with(|| (route.template.openapi_path(), variables.clone()));
+        if dots(&variables) < dots(&entry.1) {
+            *entry = (route.template.openapi_path(), variables);
+        }
+    }
+    for route in table.routes() {
+        let variables: Vec<String> = route.template.variables().map(str::to_owned).collect();
+        let (path, names) = shapes[&shape(&route.template.openapi_path())].clone();
         let base_id = format!("{}_{}", route.method.parent_service().name(), route.method.name());
         let seen = operation_ids.entry(base_id.clone()).or_default();
         *seen += 1;
         let operation_id = if *seen == 1 { base_id } else { format!("{base_id}{seen}") };
-        let operation = operation(route, operation_id, credentials, &mut schemas);
+        let renames: Vec<(String, String)> = variables.into_iter().zip(names).collect();
+        let operation = operation(route, operation_id, &renames, credentials, &mut schemas);
         paths
-            .entry(route.template.openapi_path())
+            .entry(path)
             .or_default()
             .insert(route.http_method.as_str().to_ascii_lowercase(), operation);
     }
@@ -62,7 +79,32 @@ pub fn document(table: &RouteTable, credentials: &Credentials) -> Json {
     })
 }
 
-fn operation(route: &Route, operation_id: String, credentials: &Credentials, schemas: &mut Schemas) -> Json {
+/// A templated path with its variables' names left out: `/v1/users/{}`.
+fn shape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_variable = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_variable = true;
+                out.push_str("{}");
+            }
+            '}' => in_variable = false,
+            _ if in_variable => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One operation; `renames` pairs each path variable with its name in the shared path.
+fn operation(
+    route: &Route,
+    operation_id: String,
+    renames: &[(String, String)],
+    credentials: &Credentials,
+    schemas: &mut Schemas,
+) -> Json {
     let method = &route.method;
     let input = method.input();
     let output = method.output();
@@ -81,9 +123,13 @@ fn operation(route: &Route, operation_id: String, credentials: &Credentials, sch
         if route.template.is_multi_segment(variable) {
             schema["description"] = json!("May contain `/`.");
         }
+        let name = renames.iter().find(|(from, _)| from == variable).map_or(*variable, |(_, to)| to.as_str());
+        let mut description = field.map(|f| field_comment(&f)).unwrap_or_default();
+        if name != *variable {
+            description = format!("The request's `{variable}`. {description}");
+        }
         parameters.push(json!({
-            "name": variable, "in": "path", "required": true, "schema": schema,
-            "description": field.map(|f| field_comment(&f)).unwrap_or_default(),
+            "name": name, "in": "path", "required": true, "schema": schema, "description": description,
         }));
     }
     if route.body != BodyRule::Whole {
