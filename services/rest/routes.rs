@@ -297,7 +297,13 @@ impl RouteTable {
                 }
             }
         }
-        if allowed.is_empty() { Matched::NotFound } else { Matched::WrongMethod(allowed) }
+        if allowed.is_empty() {
+            return Matched::NotFound;
+        }
+        let order =
+            [http::Method::GET, http::Method::POST, http::Method::PUT, http::Method::PATCH, http::Method::DELETE];
+        allowed.sort_by_key(|method| order.iter().position(|m| m == method).unwrap_or(order.len()));
+        Matched::WrongMethod(allowed)
     }
 }
 
