@@ -80,7 +80,13 @@ struct Inner {
 
 impl Rest {
     /// Serves `table` through `grpc`; `openapi` is the document of the same table.
-    pub fn new(table: RouteTable, openapi: Vec<u8>, grpc: GrpcService, settings: RestSettings, shutdown: Shutdown) -> Self {
+    pub fn new(
+        table: RouteTable,
+        openapi: Vec<u8>,
+        grpc: GrpcService,
+        settings: RestSettings,
+        shutdown: Shutdown,
+    ) -> Self {
         Self { inner: Arc::new(Inner { table, grpc, settings, openapi: Bytes::from(openapi), shutdown }) }
     }
 

@@ -50,10 +50,7 @@ pub fn document(table: &RouteTable, credentials: &Credentials) -> Json {
         let operation_id = if *seen == 1 { base_id } else { format!("{base_id}{seen}") };
         let renames: Vec<(String, String)> = variables.into_iter().zip(names).collect();
         let operation = operation(route, operation_id, &renames, credentials, &mut schemas);
-        paths
-            .entry(path)
-            .or_default()
-            .insert(route.http_method.as_str().to_ascii_lowercase(), operation);
+        paths.entry(path).or_default().insert(route.http_method.as_str().to_ascii_lowercase(), operation);
     }
     schemas.0.insert("google.rpc.Status".into(), status_schema());
     json!({
