@@ -170,3 +170,52 @@ async fn grpcurl_over_tls_and_mutual_tls() {
     let (ok, out) = grpcurl_list(server.addr(), &["-connect-timeout", "3", "-cacert", ca]).await;
     assert!(!ok, "grpcurl without a client certificate is refused under mTLS: {out}");
 }
+
+/// Runs `curl <flags> https://localhost:<port>/v1/ping` (the name the certificate is for) and
+/// returns (HTTP status or 0 when the connection failed, curl's output).
+async fn curl_ping(addr: SocketAddr, flags: &[&str]) -> (u16, String) {
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+        .args(["--resolve", &format!("localhost:{}:127.0.0.1", addr.port())])
+        .args(flags)
+        .arg(format!("https://localhost:{}/v1/ping", addr.port()))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("curl is installed");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (text.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0), text)
+}
+
+/// The HTTP front door serves HTTPS with the gRPC port's certificate (HTTP/2 by ALPN, and
+/// HTTP/1.1), and under mTLS refuses a client without a certificate, as the gRPC port does.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_port_speaks_tls_and_mutual_tls_too() {
+    let pki = Pki::new();
+    let (ca, cert, key) = (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client.key"));
+    let (ca, cert, key) = (ca.to_str().unwrap(), cert.to_str().unwrap(), key.to_str().unwrap());
+
+    let server = pki.server(false).await;
+    let http = server.server.http_addr().expect("the HTTP listener is on");
+    let (status, out) = curl_ping(http, &["--cacert", ca]).await;
+    assert_eq!(status, 200, "HTTPS with the CA: {out}");
+    assert!(out.contains(" 2"), "HTTP/2 negotiated by ALPN: {out}");
+    let (status, out) = curl_ping(http, &["--cacert", ca, "--http1.1"]).await;
+    assert_eq!(status, 200, "HTTPS over HTTP/1.1: {out}");
+    let (status, out) = curl_ping(http, &[]).await;
+    assert_eq!(status, 0, "an untrusted certificate is refused: {out}");
+    let plaintext = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{http}/v1/ping")])
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(String::from_utf8_lossy(&plaintext.stdout), "200", "plaintext HTTP to a TLS port gets nowhere");
+
+    let server = pki.server(true).await;
+    let http = server.server.http_addr().unwrap();
+    let (status, out) = curl_ping(http, &["--cacert", ca, "--cert", cert, "--key", key]).await;
+    assert_eq!(status, 200, "with a client certificate: {out}");
+    let (status, out) = curl_ping(http, &["--cacert", ca]).await;
+    assert_ne!(status, 200, "without a client certificate under mTLS: {out}");
+}
