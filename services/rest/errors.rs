@@ -44,6 +44,10 @@ fn rpc_types() -> &'static DescriptorPool {
 
 /// `status` as `google.rpc.Status` JSON: `{"code": 3, "message": "…", "details": [...]}`.
 pub fn status_json(status: &Status) -> Vec<u8> {
+    if status.code() == Code::Ok {
+        // Fields at their defaults are left out below; an OK says so in full.
+        return br#"{"code":0,"message":""}"#.to_vec();
+    }
     // tonic carries the details as an encoded `google.rpc.Status`; code and message are the
     // status's own.
     let details = tonic_types::pb::Status::decode(status.details()).map(|s| s.details).unwrap_or_default();
