@@ -5,8 +5,8 @@
 //! codec: what client crates build on, with no listeners or stores compiled in.
 //!
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
-//! `legacy` for the seed's raw-TCP protocols and `rest` for the HTTP/JSON front door (both
-//! clients of the services), `storage` for
+//! `legacy` for the seed's raw-TCP protocols, `rest` for the HTTP/JSON front door and `guide`
+//! for the guide's own HTTP endpoints (all clients of the services), `storage` for
 //! state, `health` for the health protocol, shared request plumbing
 //! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
 //! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
@@ -27,6 +27,8 @@ pub mod debug;
 pub mod echo;
 #[cfg(feature = "server")]
 pub mod files;
+#[cfg(feature = "server")]
+pub mod guide;
 #[cfg(feature = "server")]
 pub mod health;
 #[cfg(feature = "server")]

@@ -312,7 +312,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 rest::RestSettings { max_message_bytes: max, heartbeat: REST_HEARTBEAT },
                 shutdown.clone(),
             );
-            let mut router = rest.router();
+            let guide = crate::guide::Guide::new(in_process.clone(), max);
+            let mut router = rest.router().merge(guide.router());
             if !config.cors_allow_origins.is_empty() {
                 router = router.layer(cors(&config.cors_allow_origins, &REST_METHODS));
             }

@@ -17,6 +17,26 @@ pub fn is_iso_4217(code: &str) -> bool {
     CODES.binary_search(&code).is_ok()
 }
 
+/// How many decimal places the currency's minor unit has (ISO 4217): 2 for most, 0 for
+/// currencies without a minor unit in use (JPY, KRW…), 3 for the dinars and rials that have
+/// one (BHD, KWD…). `None` for a code not in circulation.
+pub fn minor_unit_exponent(code: &str) -> Option<u32> {
+    const ZERO: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ];
+    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+    if !is_iso_4217(code) {
+        return None;
+    }
+    Some(if ZERO.contains(&code) {
+        0
+    } else if THREE.contains(&code) {
+        3
+    } else {
+        2
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -25,5 +45,13 @@ mod tests {
         assert!(super::is_iso_4217("USD"));
         assert!(!super::is_iso_4217("usd"));
         assert!(!super::is_iso_4217("XYZ"));
+    }
+
+    #[test]
+    fn exponents_follow_iso_4217() {
+        assert_eq!(super::minor_unit_exponent("USD"), Some(2));
+        assert_eq!(super::minor_unit_exponent("JPY"), Some(0));
+        assert_eq!(super::minor_unit_exponent("KWD"), Some(3));
+        assert_eq!(super::minor_unit_exponent("usd"), None);
     }
 }

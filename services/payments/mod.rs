@@ -2,7 +2,7 @@
 //! idempotency keys make every write safe to retry (the rules live in the payment store so
 //! they hold under races and across restarts).
 
-mod currency;
+pub mod currency;
 mod error;
 pub mod processor;
 

@@ -150,3 +150,45 @@ impl Responses {
         Ok(Some(self.buffer.split_to(length).freeze()))
     }
 }
+
+/// A unary call with typed messages: what a front door that knows the API (the guide's
+/// endpoints) uses. Returns the response and the response headers (the request id).
+pub async fn unary<Request, Reply>(
+    service: &GrpcService,
+    path: &str,
+    metadata: HeaderMap,
+    request: &Request,
+    local: SocketAddr,
+    peer: SocketAddr,
+    max_bytes: usize,
+) -> Result<(Reply, HeaderMap), Status>
+where
+    Request: prost::Message,
+    Reply: prost::Message + Default,
+{
+    let body = Body::new(http_body_util::Full::new(frame(&request.encode_to_vec())));
+    let mut responses = start(service, path, metadata, body, local, peer).await?;
+    let headers = responses.headers().clone();
+    let keep_id = |status: Status| with_request_id(status, &headers);
+    let message = responses
+        .next(max_bytes)
+        .await
+        .map_err(keep_id)?
+        .ok_or_else(|| keep_id(Status::internal("the service answered no message")))?;
+    if responses.next(max_bytes).await.map_err(keep_id)?.is_some() {
+        return Err(keep_id(Status::internal("the service answered more than one message")));
+    }
+    let reply = Reply::decode(message).map_err(|e| Status::internal(format!("undecodable response: {e}")))?;
+    Ok((reply, headers))
+}
+
+/// `status` with the call's request id, so an error response can echo it too.
+pub fn with_request_id(mut status: Status, headers: &HeaderMap) -> Status {
+    let name = crate::middleware::request_id::REQUEST_ID_HEADER;
+    if let Some(id) = headers.get(name)
+        && let Ok(value) = tonic::metadata::MetadataValue::try_from(id.as_bytes())
+    {
+        status.metadata_mut().insert(name, value);
+    }
+    status
+}

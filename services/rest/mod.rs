@@ -187,7 +187,7 @@ fn bad_request(error: TranscodeError) -> Status {
 }
 
 /// The gRPC metadata of a REST request.
-fn metadata(headers: &HeaderMap) -> Result<HeaderMap, Status> {
+pub(crate) fn metadata(headers: &HeaderMap) -> Result<HeaderMap, Status> {
     let mut metadata = HeaderMap::with_capacity(FORWARDED_HEADERS.len());
     for name in FORWARDED_HEADERS {
         for value in headers.get_all(*name) {
@@ -216,7 +216,7 @@ fn metadata(headers: &HeaderMap) -> Result<HeaderMap, Status> {
     Ok(metadata)
 }
 
-fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap) {
+pub(crate) fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap) {
     let name = crate::middleware::request_id::REQUEST_ID_HEADER;
     if let Some(id) = from.get(name) {
         to.insert(name, id.clone());
@@ -291,15 +291,7 @@ async fn unary(
     let mut responses =
         exchange.start(tonic::body::Body::new(http_body_util::Full::new(call::frame(&request)))).await?;
     let headers = responses.headers().clone();
-    let with_id = |status: Status| {
-        let mut status = status;
-        if let Some(id) = headers.get(crate::middleware::request_id::REQUEST_ID_HEADER)
-            && let Ok(value) = tonic::metadata::MetadataValue::try_from(id.as_bytes())
-        {
-            status.metadata_mut().insert(crate::middleware::request_id::REQUEST_ID_HEADER, value);
-        }
-        status
-    };
+    let with_id = |status: Status| call::with_request_id(status, &headers);
     let message = responses
         .next(exchange.max_bytes())
         .await
