@@ -108,6 +108,22 @@ pub struct Config {
     /// line and is skipped.
     #[arg(long, env = "SWITCHBOARD_LEGACY_MAX_LINE_BYTES", default_value_t = 64 * 1024)]
     pub legacy_max_line_bytes: usize,
+
+    /// Time a binary frame may take to arrive once its length is read, e.g. `10s`: a sender
+    /// that stalls mid-frame is closed after it.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_FRAME_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub legacy_frame_timeout: Duration,
+
+    /// Bytes of partly received binary frames held at once, over every connection; a frame
+    /// that does not fit waits (within `--legacy-frame-timeout`), so stalled senders cannot
+    /// hold more memory than this.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_FRAME_BUFFER_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub legacy_frame_buffer_bytes: usize,
+
+    /// With `--auth-token`, also open the legacy text ports (KV, chat, echo), which cannot carry
+    /// a token and so answer anyone. Off by default: with a token set they stay closed.
+    #[arg(long, env = "SWITCHBOARD_LEGACY_ALLOW_UNAUTHENTICATED")]
+    pub legacy_allow_unauthenticated: bool,
     /// Where state lives when no --database-url is given: `sqlite` (durable, under
     /// --data-dir) or `memory` (gone when the process exits; for tests and demos).
     #[arg(long, env = "SWITCHBOARD_STORAGE", value_enum, default_value_t = StorageMode::Sqlite)]
@@ -201,6 +217,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TCP_KEEPALIVE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub tcp_keepalive: Duration,
 
+    /// Time a new gRPC or HTTP connection has to send its first complete request (the HTTP/2
+    /// preface or HTTP/1.1 headers); a connection that stays silent, or stalls mid-way, is
+    /// closed after it.
+    #[arg(long, env = "SWITCHBOARD_FIRST_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub first_request_timeout: Duration,
+
     // --- TLS --------------------------------------------------------------------------------
     /// PEM certificate chain of the gRPC listener; with --tls-key, turns TLS on.
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
@@ -226,6 +248,11 @@ pub struct Config {
     /// pages and non-browser clients only.
     #[arg(long, env = "SWITCHBOARD_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
     pub cors_allow_origins: Vec<String>,
+
+    /// Most web chat WebSockets (`/v1/chat/ws` on the HTTP port) open at once; one more is
+    /// refused with 503 before the upgrade.
+    #[arg(long, env = "SWITCHBOARD_WEBSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub websocket_max_connections: usize,
 
     /// Print the OpenAPI 3.1 document of the REST routes (what `/openapi.json` serves) and exit.
     #[arg(long)]
@@ -382,17 +409,37 @@ impl Config {
                 "--legacy-idle-timeout and --legacy-handshake-timeout must be above zero".into(),
             ));
         }
+        if self.first_request_timeout.is_zero() {
+            return Err(ConfigError::Invalid("--first-request-timeout must be above zero".into()));
+        }
+        if self.legacy_frame_timeout.is_zero() {
+            return Err(ConfigError::Invalid("--legacy-frame-timeout must be above zero".into()));
+        }
+        if self.legacy_frame_buffer_bytes < binary_frame_limit() {
+            return Err(ConfigError::Invalid(format!(
+                "--legacy-frame-buffer-bytes must hold at least one whole frame ({} bytes)",
+                binary_frame_limit()
+            )));
+        }
         if self.legacy_max_line_bytes < 256 {
             return Err(ConfigError::Invalid("--legacy-max-line-bytes must be at least 256".into()));
         }
         if self.chat_presence_interval < Duration::from_millis(50) {
             return Err(ConfigError::Invalid("--chat-presence-interval must be at least 50ms".into()));
         }
+        if self.websocket_max_connections == 0 {
+            return Err(ConfigError::Invalid("--websocket-max-connections must be at least 1".into()));
+        }
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid("--max-message-bytes must be at least 1024".into()));
         }
         Ok(())
     }
+}
+
+/// The largest binary frame, which the frame buffer must be able to hold.
+fn binary_frame_limit() -> usize {
+    crate::legacy::binary::MAX_FRAME_LENGTH as usize
 }
 
 #[cfg(test)]

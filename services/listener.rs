@@ -12,12 +12,51 @@ use std::{
     io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use prometheus::IntGauge;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::Connected;
+
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// What is looked at; a request whose headers are longer is passed on as soon as this is full.
+const PEEK_BYTES: usize = 8 * 1024;
+
+/// Whether `socket` sends its first complete request (the HTTP/2 preface, or an HTTP/1.1
+/// request's headers) within `within` (`--first-request-timeout`): a connection that never
+/// speaks, or stalls half-way, is closed instead of holding a socket and a task for ever. Only peeks: the
+/// bytes stay for the server. A TLS client passes at its first byte (its handshake has a
+/// deadline of its own).
+pub async fn first_request_arrives(socket: &TcpStream, within: Duration) -> bool {
+    let mut seen = vec![0u8; PEEK_BYTES];
+    let wait = async {
+        loop {
+            if socket.readable().await.is_err() {
+                return false;
+            }
+            let n = match socket.peek(&mut seen).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            let bytes = &seen[..n];
+            let tls = bytes[0] == 0x16;
+            let http2 = bytes.starts_with(HTTP2_PREFACE);
+            let http1 = !HTTP2_PREFACE.starts_with(&bytes[..n.min(HTTP2_PREFACE.len())])
+                && bytes.windows(4).any(|w| w == b"\r\n\r\n");
+            if tls || http2 || http1 || n == PEEK_BYTES {
+                return true;
+            }
+            // Part of a request so far; peeking again at once would spin on the same bytes.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(within, wait).await.unwrap_or(false)
+}
 
 /// A socket that fails once `forced` is cancelled, and counts itself in `open` while alive.
 pub struct TrackedIo<IO> {

@@ -55,7 +55,7 @@ use crate::{
     health::{HealthRegistry, Serving},
     kv::{KvLimits, KvService},
     legacy::{self, GrpcGateway, Legacy, Protocol},
-    listener::TrackedIo,
+    listener::{TrackedIo, first_request_arrives},
     metrics::{self, Metrics},
     middleware::{
         access_log::AccessLogLayer, auth::AuthLayer, catch_panic::CatchPanicLayer, deadline::DeadlineLayer,
@@ -67,6 +67,7 @@ use crate::{
     shutdown::Shutdown,
     storage::{Engine, OpenError, Stores},
     users::UserService,
+    webchat,
 };
 
 const USER_SERVICE: &str = <pb::user_service_server::UserServiceServer<UserService> as NamedService>::NAME;
@@ -112,6 +113,8 @@ pub enum StartError {
     DescriptorPool(#[from] prost_reflect::DescriptorError),
     #[error("invalid google.api.http rule: {0}")]
     Routes(#[from] rest::RouteError),
+    #[error(transparent)]
+    WebChat(#[from] webchat::WebChatError),
 }
 
 /// A server that is accepting calls.
@@ -283,12 +286,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let grpc_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let forced = shutdown.forced_token();
-    let open = metrics.open_connections.with_label_values(&["grpc"]);
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(nonzero(config.tcp_keepalive))
-        .map(move |accepted| accepted.map(|socket| TrackedIo::new(socket, forced.clone(), open.clone())));
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(nonzero(config.tcp_keepalive));
+    let incoming = gate_first_requests(
+        incoming,
+        config.first_request_timeout,
+        shutdown.clone(),
+        metrics.open_connections.with_label_values(&["grpc"]),
+    );
 
     let metrics_addr = match config.metrics_listen {
         Some(addr) => {
@@ -313,7 +317,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 shutdown.clone(),
             );
             let guide = crate::guide::Guide::new(in_process.clone(), max);
-            let mut router = rest.router().merge(guide.router());
+            let webchat = web_chat(&config, in_process.clone(), &health, &room, &shutdown, &metrics)?;
+            let mut router = rest.router().merge(guide.router()).merge(webchat.router());
             if !config.cors_allow_origins.is_empty() {
                 router = router.layer(cors(&config.cors_allow_origins, &REST_METHODS));
             }
@@ -324,22 +329,28 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 listener,
                 router,
                 tls,
+                config.first_request_timeout,
                 shutdown.clone(),
                 metrics.open_connections.with_label_values(&["http"]),
             )));
-            tracing::info!(http_addr = %bound, "HTTP listening (REST, /openapi.json)");
+            tracing::info!(http_addr = %bound, "HTTP listening (REST, /openapi.json, the web chat at /chat)");
             Some(bound)
         }
         None => None,
     };
 
-    let legacy = legacy::start(
-        &[
+    let legacy_listeners = guard_legacy_text_ports(
+        [
             (Protocol::Kv, config.legacy_kv_listen.0),
             (Protocol::Chat, config.legacy_chat_listen.0),
             (Protocol::Echo, config.legacy_echo_listen.0),
             (Protocol::Binary, config.legacy_binary_listen.0),
         ],
+        auth_token.is_some(),
+        config.legacy_allow_unauthenticated,
+    );
+    let legacy = legacy::start(
+        &legacy_listeners,
         legacy::Services { kv: kv_service, room, echo: EchoService, grpc: gateway },
         legacy::Settings {
             max_connections: config.legacy_max_connections,
@@ -347,6 +358,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             idle_timeout: config.legacy_idle_timeout,
             handshake_timeout: config.legacy_handshake_timeout,
             max_line_bytes: config.legacy_max_line_bytes,
+            frame_timeout: config.legacy_frame_timeout,
+            frame_buffer_bytes: config.legacy_frame_buffer_bytes,
         },
         metrics.open_connections.clone(),
     )
@@ -385,8 +398,111 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     })
 }
 
+/// The gRPC port's connections, each let through to tonic only once it has sent its first
+/// complete request ([`first_request_arrives`]); silent ones are closed after `within` without
+/// ever reaching tonic (which would hold them for ever). Accepting stops when the drain
+/// begins, which closes the port.
+fn gate_first_requests(
+    mut incoming: TcpIncoming,
+    within: Duration,
+    shutdown: Shutdown,
+    open: prometheus::IntGauge,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<TrackedIo<tokio::net::TcpStream>>> {
+    let (ready_tx, ready_rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = incoming.next() => accepted,
+                () = shutdown.draining() => return,
+                () = ready_tx.closed() => return,
+            };
+            let socket = match accepted {
+                Some(Ok(socket)) => socket,
+                // Per-connection failures (a reset before accept) and resource limits: tonic
+                // logs and goes on likewise.
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "gRPC accept failed");
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                None => return,
+            };
+            let ready_tx = ready_tx.clone();
+            let (forced, open) = (shutdown.forced_token(), open.clone());
+            tokio::spawn(async move {
+                if first_request_arrives(&socket, within).await {
+                    let _ = ready_tx.send(Ok(TrackedIo::new(socket, forced, open))).await;
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(ready_rx)
+}
+
+/// Every door is guarded alike: the legacy text protocols cannot carry a bearer token, so with
+/// `--auth-token` they stay closed unless the operator opens them on purpose, and then the
+/// server says loudly that they answer anyone. Binary call frames carry metadata, so the
+/// binary port stays under the same auth as the gRPC port (its echo frames reach no data).
+fn guard_legacy_text_ports(
+    listeners: [(Protocol, Option<SocketAddr>); 4],
+    token_required: bool,
+    allow_unauthenticated: bool,
+) -> [(Protocol, Option<SocketAddr>); 4] {
+    listeners.map(|(protocol, addr)| {
+        let unauthenticated = matches!(protocol, Protocol::Kv | Protocol::Chat | Protocol::Echo);
+        match addr {
+            Some(addr) if token_required && unauthenticated && !allow_unauthenticated => {
+                tracing::warn!(
+                    %protocol,
+                    %addr,
+                    "legacy {protocol} port NOT opened: --auth-token is set and this protocol cannot carry a token \
+                     (--legacy-allow-unauthenticated opens it anyway)"
+                );
+                (protocol, None)
+            }
+            Some(addr) if token_required && unauthenticated => {
+                tracing::warn!(
+                    %protocol,
+                    %addr,
+                    "UNAUTHENTICATED legacy {protocol} port open (--legacy-allow-unauthenticated): it answers anyone, \
+                     without the bearer token the other ports require"
+                );
+                (protocol, Some(addr))
+            }
+            other => (protocol, other),
+        }
+    })
+}
+
 /// How often a quiet Server-Sent Events stream sends a heartbeat comment.
 const REST_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// The web chat page, its WebSocket onto `ChatService/Chat` through the layered stack, and the
+/// server panel's feed (every health name, the member count).
+fn web_chat(
+    config: &Config,
+    in_process: rest::GrpcService,
+    health: &HealthRegistry,
+    room: &Arc<ChatRoom>,
+    shutdown: &Shutdown,
+    metrics: &Metrics,
+) -> Result<webchat::WebChat, StartError> {
+    let room = Arc::clone(room);
+    let status = webchat::ServerStatus {
+        health: health.clone(),
+        names: std::iter::once("").chain(SERVICE_NAMES).map(str::to_owned).collect(),
+        chat_members: Arc::new(move || room.member_names().len()),
+    };
+    let settings = webchat::WebChatSettings {
+        max_message_bytes: config.max_message_bytes,
+        max_connections: config.websocket_max_connections,
+        heartbeat: REST_HEARTBEAT,
+        allowed_origins: config.cors_allow_origins.clone(),
+    };
+    let open = metrics.open_connections.with_label_values(&["websocket"]);
+    Ok(webchat::WebChat::new(in_process, status, settings, shutdown.clone(), open)?)
+}
 
 /// The REST routes of the served services, from their `google.api.http` rules.
 fn rest_routes() -> Result<rest::RouteTable, StartError> {

@@ -138,10 +138,14 @@ impl Drop for Member {
     }
 }
 
+/// Names are letters (of any script), digits, `_`, `-` and `.`: nothing a name could use to
+/// pass for another member or for the server on the telnet side, where a message is
+/// `[NAME] text` and a join `*** NAME joined the chat ***` (so `admin] hi`, `[admin]` and
+/// `*** mallory joined the chat ***` are refused).
 fn check_name(name: &str) -> Result<(), String> {
     validate::text(name, 1, MAX_NAME_CHARS)?;
-    if name.trim() != name {
-        return Err("must not start or end with spaces".to_owned());
+    if let Some(bad) = name.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        return Err(format!("may hold only letters, digits, '_', '-' and '.', not {bad:?}"));
     }
     Ok(())
 }
@@ -188,5 +192,16 @@ mod tests {
             ]
         );
         assert!(room.join("bob").is_ok());
+    }
+
+    #[test]
+    fn names_cannot_pass_for_another_member_or_the_server() {
+        for bad in ["admin] hi", "[admin]", "*** mallory joined the chat ***", "a b", " alice", "bob\n", "x<y", ""] {
+            assert!(check_name(bad).is_err(), "{bad:?} was accepted");
+        }
+        for good in ["alice", "Bob_2", "dr.who", "jean-luc", "Zoë", "名前", "x"] {
+            assert_eq!(check_name(good), Ok(()), "{good:?}");
+        }
+        assert!(check_name(&"a".repeat(33)).is_err());
     }
 }

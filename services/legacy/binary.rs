@@ -10,12 +10,19 @@
 //! Call (0x10) and Reply (0x11) are the extension; their layout is in the README ("Binary
 //! call frames") and in [`parse_call`] / [`encode_reply`].
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     net::TcpStream,
+    sync::Notify,
 };
 use tonic::Code;
 
@@ -55,6 +62,8 @@ pub enum CallFrameError {
 struct Frame {
     kind: u8,
     payload: Bytes,
+    /// This frame's share of the frame budget, given back when the frame is dropped.
+    _budget: BudgetShare,
 }
 
 pub(crate) async fn serve(
@@ -62,6 +71,7 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     grpc: &GrpcGateway,
     settings: &Settings,
+    budget: &Arc<FrameBudget>,
 ) -> Result<(), ConnectionError> {
     let local = stream.local_addr()?;
     let (read, write) = stream.into_split();
@@ -72,15 +82,14 @@ pub(crate) async fn serve(
             // Nothing more pipelined: the client waits for what was answered so far.
             replies.flush().await?;
         }
-        // The whole frame within the idle deadline: half a frame and a stall is idle too.
-        let frame = match tokio::time::timeout(settings.idle_timeout, read_frame(&mut reader)).await {
-            Ok(Ok(Some(frame))) => frame,
-            Ok(Ok(None)) => return Ok(()),
-            Ok(Err(error)) => {
+        // A frame's length within the idle deadline, then the frame within the frame deadline.
+        let frame = match read_frame(&mut reader, settings, budget).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(error) => {
                 replies.flush().await?;
                 return Err(error);
             }
-            Err(_elapsed) => return Err(ConnectionError::Idle(settings.idle_timeout)),
         };
         match frame.kind {
             ECHO => replies.bytes(&encode(ECHO, &frame.payload)).await?,
@@ -107,25 +116,123 @@ pub(crate) async fn serve(
     }
 }
 
+/// The bytes of binary frames being received, over every connection, and their limit. Not a
+/// fair semaphore on purpose: a small frame that fits goes ahead of a large one waiting for
+/// room, so a few stalled senders cannot queue everyone else behind them.
+#[derive(Debug)]
+pub struct FrameBudget {
+    used: AtomicUsize,
+    limit: usize,
+    freed: Notify,
+}
+
+impl FrameBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self { used: AtomicUsize::new(0), limit, freed: Notify::new() })
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Takes `bytes`, waiting for room (callers bound the wait with the frame deadline).
+    async fn take(&self, bytes: usize) {
+        loop {
+            let freed = self.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            // Registered before the check, so a release in between is not missed.
+            freed.as_mut().enable();
+            if self.try_take(bytes) {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    fn give_back(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            self.freed.notify_waiters();
+        }
+    }
+}
+
+/// What one frame holds of the budget; given back when dropped.
+#[derive(Debug)]
+struct BudgetShare {
+    budget: Arc<FrameBudget>,
+    bytes: usize,
+}
+
+impl Drop for BudgetShare {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
+    }
+}
+
 /// The next frame; `None` when the client closed between frames.
+///
+/// A frame's bytes are taken from `budget` (shared by every connection) before they are
+/// buffered and given back once the frame is handled, so partly received frames never hold
+/// more than the budget; a frame that stalls, or waits too long for room, ends the connection
+/// after the frame deadline.
 async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
+    settings: &Settings,
+    budget: &Arc<FrameBudget>,
 ) -> Result<Option<Frame>, ConnectionError> {
-    if reader.fill_buf().await?.is_empty() {
-        return Ok(None);
-    }
-    let length = reader.read_u32().await?;
+    let idle = settings.idle_timeout;
+    let length = match tokio::time::timeout(idle, async {
+        if reader.fill_buf().await?.is_empty() {
+            return Ok::<_, std::io::Error>(None);
+        }
+        reader.read_u32().await.map(Some)
+    })
+    .await
+    {
+        Ok(Ok(Some(length))) => length,
+        Ok(Ok(None)) => return Ok(None),
+        Ok(Err(error)) => return Err(error.into()),
+        Err(_elapsed) => return Err(ConnectionError::Idle(idle)),
+    };
     if length == 0 {
         return Err(FrameError::Empty.into());
     }
     if length > MAX_FRAME_LENGTH {
         return Err(FrameError::TooLarge(length).into());
     }
-    let kind = reader.read_u8().await?;
-    // Allocated only now that the length is known to be within the limit.
-    let mut payload = vec![0; length as usize - 1];
-    reader.read_exact(&mut payload).await?;
-    Ok(Some(Frame { kind, payload: payload.into() }))
+    let deadline = settings.frame_timeout;
+    let frame = tokio::time::timeout(deadline, async {
+        let kind = reader.read_u8().await?;
+        // Charged to the budget as the bytes arrive: a sender holds only what it really sent,
+        // and once the budget is spent, further bytes wait for room.
+        let mut payload = BytesMut::new();
+        let mut held = BudgetShare { budget: Arc::clone(budget), bytes: 0 };
+        let mut left = length as usize - 1;
+        while left > 0 {
+            let arrived = reader.fill_buf().await?;
+            if arrived.is_empty() {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let n = arrived.len().min(left);
+            budget.take(n).await;
+            held.bytes += n;
+            payload.extend_from_slice(&arrived[..n]);
+            reader.consume(n);
+            left -= n;
+        }
+        Ok::<_, std::io::Error>(Frame { kind, payload: payload.freeze(), _budget: held })
+    })
+    .await;
+    match frame {
+        Ok(Ok(frame)) => Ok(Some(frame)),
+        Ok(Err(error)) => Err(error.into()),
+        Err(_elapsed) => Err(ConnectionError::FrameStalled(deadline)),
+    }
 }
 
 fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {

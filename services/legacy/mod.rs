@@ -14,7 +14,7 @@
 //! releases whatever it held: a chat member leaves the room) and a text client is sent its
 //! protocol's goodbye line before the socket closes.
 
-mod binary;
+pub mod binary;
 mod chat_text;
 mod echo_text;
 pub mod grpc_call;
@@ -118,6 +118,10 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// Longest line of the text protocols, terminator excluded.
     pub max_line_bytes: usize,
+    /// Time a binary frame may take once its length has arrived.
+    pub frame_timeout: Duration,
+    /// Bytes of binary frames being received at once, over every connection.
+    pub frame_buffer_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +140,8 @@ pub enum ConnectionError {
     Io(#[from] std::io::Error),
     #[error("no input for {0:?}")]
     Idle(Duration),
+    #[error("a frame did not arrive whole within {0:?}")]
+    FrameStalled(Duration),
     #[error("the client did not read a reply for {0:?}")]
     WriteStalled(Duration),
     #[error("no name within {0:?}")]
@@ -180,6 +186,7 @@ pub async fn start(
         services,
         settings,
         permits: Arc::new(Semaphore::new(settings.max_connections)),
+        frame_budget: binary::FrameBudget::new(settings.frame_buffer_bytes),
         peers: (settings.max_connections_per_peer > 0).then(|| PeerLimiter::new(settings.max_connections_per_peer)),
         open_connections,
     });
@@ -223,6 +230,8 @@ struct Shared {
     services: Services,
     settings: Settings,
     permits: Arc<Semaphore>,
+    /// The bytes of binary frames being received: what stalled senders can hold.
+    frame_budget: Arc<binary::FrameBudget>,
     peers: Option<PeerLimiter>,
     open_connections: IntGaugeVec,
 }
@@ -342,7 +351,9 @@ async fn serve(
         Protocol::Kv => kv_text::serve(stream, &shared.services.kv, &shared.settings).await,
         Protocol::Chat => chat_text::serve(stream, &shared.services.room, &shared.settings).await,
         Protocol::Echo => echo_text::serve(stream, shared.services.echo, &shared.settings).await,
-        Protocol::Binary => binary::serve(stream, peer, &shared.services.grpc, &shared.settings).await,
+        Protocol::Binary => {
+            binary::serve(stream, peer, &shared.services.grpc, &shared.settings, &shared.frame_budget).await
+        }
     }
 }
 

@@ -15,11 +15,10 @@ use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt as _;
 
-use crate::{listener::TrackedIo, shutdown::Shutdown};
-
-/// How long a new connection may take to send its first byte (or finish its TLS handshake),
-/// and an HTTP/1.1 client to send a request's headers: silent connections are closed.
-const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::{
+    listener::{TrackedIo, first_request_arrives},
+    shutdown::Shutdown,
+};
 
 /// Serves `router` on `listener` until the drain begins; every connection then finishes what
 /// it is doing (HTTP/2 gets a GOAWAY, HTTP/1.1 closes after its current response).
@@ -27,6 +26,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    first_request_timeout: Duration,
     shutdown: Shutdown,
     open: IntGauge,
 ) {
@@ -46,10 +46,17 @@ pub async fn serve(
         };
         let local = socket.local_addr().unwrap_or(peer);
         let _ = socket.set_nodelay(true);
-        let connection =
-            serve_connection(socket, local, peer, router.clone(), acceptor.clone(), shutdown.clone(), open.clone());
+        let limits = Limits { first_request_timeout, shutdown: shutdown.clone(), open: open.clone() };
+        let connection = serve_connection(socket, local, peer, router.clone(), acceptor.clone(), limits);
         shutdown.spawn(connection);
     }
+}
+
+/// What every connection is held to.
+struct Limits {
+    first_request_timeout: Duration,
+    shutdown: Shutdown,
+    open: IntGauge,
 }
 
 async fn serve_connection(
@@ -58,12 +65,11 @@ async fn serve_connection(
     peer: SocketAddr,
     router: Router,
     acceptor: Option<TlsAcceptor>,
-    shutdown: Shutdown,
-    open: IntGauge,
+    limits: Limits,
 ) {
+    let Limits { first_request_timeout, shutdown, open } = limits;
     // A connection that never speaks holds nothing for long.
-    let mut first = [0u8; 1];
-    if !matches!(tokio::time::timeout(FIRST_REQUEST_TIMEOUT, socket.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+    if !first_request_arrives(&socket, first_request_timeout).await {
         return;
     }
     let io = TrackedIo::new(socket, shutdown.forced_token(), open);
@@ -74,9 +80,9 @@ async fn serve_connection(
         },
     ));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(FIRST_REQUEST_TIMEOUT);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(first_request_timeout);
     let io: Box<dyn Io> = match acceptor {
-        Some(acceptor) => match tokio::time::timeout(FIRST_REQUEST_TIMEOUT, acceptor.accept(io)).await {
+        Some(acceptor) => match tokio::time::timeout(first_request_timeout, acceptor.accept(io)).await {
             Ok(Ok(tls)) => Box::new(tls),
             _ => return,
         },
