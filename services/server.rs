@@ -179,8 +179,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let payments =
         PaymentService::new(Arc::clone(&stores.payments), Arc::new(TestProcessor), api_keys.clone()).into_server();
     let echo = EchoService.into_server();
-    let files = FileService::new(Arc::clone(&stores.files), FileLimits { max_upload_bytes: config.max_upload_bytes })
-        .into_server();
+    // Room for a chunk's message framing within --max-message-bytes.
+    let max_chunk_bytes = config.max_message_bytes.saturating_sub(64).clamp(1, 64 * 1024);
+    let files = FileService::new(
+        Arc::clone(&stores.files),
+        FileLimits { max_upload_bytes: config.max_upload_bytes, max_chunk_bytes },
+    )
+    .into_server();
     let debug = config.enable_debug_rpcs.then(|| {
         tracing::warn!("serving the TEST-ONLY switchboard.debug.v1.DebugService (--enable-debug-rpcs)");
         DebugService::new(Arc::clone(&metrics)).into_server()

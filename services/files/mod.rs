@@ -31,11 +31,14 @@ const MAX_CONTENT_TYPE_BYTES: usize = 255;
 #[derive(Debug, Clone, Copy)]
 pub struct FileLimits {
     pub max_upload_bytes: u64,
+    /// Largest content chunk a download sends, so a chunk message always fits the server's
+    /// `--max-message-bytes`.
+    pub max_chunk_bytes: usize,
 }
 
 impl Default for FileLimits {
     fn default() -> Self {
-        Self { max_upload_bytes: 64 * 1024 * 1024 }
+        Self { max_upload_bytes: 64 * 1024 * 1024, max_chunk_bytes: 64 * 1024 }
     }
 }
 
@@ -139,10 +142,20 @@ impl file_service_server::FileService for FileService {
             return Err(FilesError::NotFound(name).into());
         };
         let info = pb::DownloadResponse { part: Some(download_response::Part::Info(to_proto(record))) };
-        let chunks = content.map(|chunk: Result<Bytes, _>| {
-            chunk
-                .map(|bytes| pb::DownloadResponse { part: Some(download_response::Part::Chunk(bytes)) })
-                .map_err(|e| Status::from(FilesError::from(e)))
+        let most = self.limits.max_chunk_bytes.max(1);
+        let chunks = futures_util::StreamExt::flat_map(content, move |chunk: Result<Bytes, _>| {
+            let messages: Vec<Result<pb::DownloadResponse, Status>> = match chunk {
+                Ok(mut bytes) => {
+                    let mut messages = Vec::with_capacity(bytes.len().div_ceil(most));
+                    while !bytes.is_empty() {
+                        let piece = bytes.split_to(bytes.len().min(most));
+                        messages.push(Ok(pb::DownloadResponse { part: Some(download_response::Part::Chunk(piece)) }));
+                    }
+                    messages
+                }
+                Err(e) => vec![Err(Status::from(FilesError::from(e)))],
+            };
+            tokio_stream::iter(messages)
         });
         Ok(Response::new(Box::pin(tokio_stream::once(Ok(info)).chain(chunks))))
     }

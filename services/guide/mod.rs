@@ -30,7 +30,7 @@ use tonic::{Code, Status, transport::server::TcpConnectInfo};
 use self::money::MoneyError;
 use crate::{
     pb,
-    rest::{GrpcService, call, errors::http_status},
+    rest::{GrpcService, call, errors::http_status_of},
 };
 
 const USERS: &str = "/switchboard.v1.UserService";
@@ -45,8 +45,6 @@ const MAX_SEARCH_LIMIT: u32 = 100;
 /// Form fields before `file` that are read and dropped, and how large each may be.
 const MAX_OTHER_FIELDS: usize = 16;
 const MAX_OTHER_FIELD_BYTES: usize = 64 * 1024;
-/// One upload message's content (FileService takes up to 1 MiB).
-const UPLOAD_CHUNK: usize = 256 * 1024;
 
 /// The guide's endpoints, served through `grpc` (the layered gRPC stack).
 #[derive(Clone)]
@@ -132,8 +130,9 @@ impl From<Status> for Failure {
 
 /// `{"error": "…"}` under the status's HTTP code, as the guide's `respondWithError` wrote it.
 fn status_error(status: &Status) -> Response {
-    let mut response = json_error(http_status(status.code()), status.message());
-    if matches!(status.code(), Code::ResourceExhausted | Code::Unavailable) {
+    let code = http_status_of(status);
+    let mut response = json_error(code, status.message());
+    if matches!(code, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     copy_request_id(status.metadata().as_ref(), response.headers_mut());
@@ -647,6 +646,7 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
     };
     // The form is read here while the call consumes the messages: both in this task.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, Status>>(4);
+    let most = crate::rest::upload_piece_bytes(guide.max_message_bytes);
     let pump = async move {
         use prost::Message as _;
         if tx.send(Ok(hyper::body::Frame::data(call::frame(&info_message.encode_to_vec())))).await.is_err() {
@@ -656,7 +656,7 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
             match field.chunk().await {
                 Ok(Some(mut data)) => {
                     while !data.is_empty() {
-                        let piece = data.split_to(data.len().min(UPLOAD_CHUNK));
+                        let piece = data.split_to(data.len().min(most));
                         let message = pb::UploadRequest { part: Some(pb::upload_request::Part::Chunk(piece)) };
                         if tx.send(Ok(hyper::body::Frame::data(call::frame(&message.encode_to_vec())))).await.is_err() {
                             return;
@@ -699,8 +699,11 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
             &headers,
         ),
         Err(status) => {
-            let mut response = text_error(http_status(status.code()), status.message());
+            let mut response = text_error(http_status_of(&status), status.message());
             copy_request_id(status.metadata().as_ref(), response.headers_mut());
+            // The form may not have been read to its end: this connection cannot carry another
+            // request, so say so rather than let the client find out.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             response
         }
     }

@@ -32,6 +32,16 @@ pub fn http_status(code: Code) -> StatusCode {
     }
 }
 
+/// The HTTP status for a failed call: the table, except that `RESOURCE_EXHAUSTED` without a
+/// `RetryInfo` is 413 — the request is too large (a message, an upload) and a retry cannot
+/// help — while with one it is 429 (a rate limit: retry after the delay).
+pub fn http_status_of(status: &Status) -> StatusCode {
+    if status.code() == Code::ResourceExhausted && status.get_details_retry_info().is_none() {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    http_status(status.code())
+}
+
 /// The descriptors of `google.rpc.Status` and its detail messages, for their JSON form.
 fn rpc_types() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
@@ -77,10 +87,10 @@ fn retry_after(status: &Status) -> Option<u64> {
 
 /// The HTTP response for a failed call. The request id, if the call got one, is echoed.
 pub fn error_response(status: &Status) -> Response {
-    let code = http_status(status.code());
+    let code = http_status_of(status);
     let mut response = (code, [(header::CONTENT_TYPE, "application/json")], status_json(status)).into_response();
     let headers = response.headers_mut();
-    if matches!(status.code(), Code::ResourceExhausted | Code::Unavailable) {
+    if matches!(code, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
         // Without RetryInfo a client still gets a hint: try again in a second.
         let seconds = retry_after(status).unwrap_or(1);
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -129,5 +139,8 @@ mod tests {
         assert_eq!(error_response(&Status::unavailable("draining")).headers()[header::RETRY_AFTER], "1");
         assert_eq!(http_status(Code::Cancelled).as_u16(), 499);
         assert_eq!(http_status(Code::AlreadyExists), StatusCode::CONFLICT);
+        let too_large = error_response(&Status::resource_exhausted("upload exceeds the limit"));
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(too_large.headers().get(header::RETRY_AFTER).is_none(), "a retry cannot help");
     }
 }

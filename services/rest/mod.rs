@@ -55,6 +55,12 @@ const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "idempotency-
 /// The deadline header for HTTP clients, in seconds.
 const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout";
 
+/// The most of a raw upload put into one message: 256 KiB (FileService takes up to 1 MiB),
+/// less where `--max-message-bytes` is smaller, leaving room for the message's framing.
+pub(crate) fn upload_piece_bytes(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(64).clamp(1, 256 * 1024)
+}
+
 /// Settings of the HTTP front door.
 #[derive(Debug, Clone, Copy)]
 pub struct RestSettings {
@@ -92,8 +98,19 @@ impl Rest {
 
     /// The HTTP routes: `/openapi.json` and every transcoded rpc.
     pub fn router(&self) -> Router {
-        Router::new().route("/openapi.json", get(openapi_document)).fallback(handle).with_state(self.clone())
+        Router::new()
+            .route("/openapi.json", get(openapi_document).fallback(|| async { get_only("/openapi.json") }))
+            .fallback(handle)
+            .with_state(self.clone())
     }
+}
+
+/// A wrong method on a fixed GET route: 405 with `Allow` and a status body, like the routes.
+fn get_only(path: &str) -> Response {
+    let status = Status::unimplemented(format!("{path} takes GET only"));
+    let Failure(mut response) = Failure::with_http_status(&status, StatusCode::METHOD_NOT_ALLOWED);
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 async fn openapi_document(State(rest): State<Rest>) -> Response {
@@ -132,7 +149,15 @@ async fn handle(State(rest): State<Rest>, request: Request) -> Response {
     let exchange = Exchange { rest: &rest, route, local, peer, metadata };
     let query = parts.uri.query();
     let result = if route.is_client_streaming() {
-        streams::upload(exchange, &bound, query, &parts.headers, body).await
+        let result = streams::upload(exchange, &bound, query, &parts.headers, body).await;
+        // A refused upload may leave its body unread, and then HTTP/1.1 cannot go on with the
+        // connection: say so rather than let the client find out on its next request.
+        result.map_err(|Failure(mut response)| {
+            if parts.version == http::Version::HTTP_11 {
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Failure(response)
+        })
     } else if route.is_server_streaming() && route.response_body.is_some() {
         streams::download(exchange, &bound, query).await
     } else if route.is_server_streaming() {

@@ -174,14 +174,28 @@ fn operation(
     let ok = if route.is_server_streaming() && route.response_body.is_some() {
         json!({"description": "The content, streamed.", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}})
     } else if route.is_server_streaming() {
-        let event = schemas.reference(&output);
+        let message = schemas.reference(&output);
+        // One schema per event, as OpenAPI tools read an event stream's schema: `data` is the
+        // message as JSON, or the closing google.rpc.Status in the `end` event.
+        let event = json!({
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+                    "anyOf": [message, {"$ref": "#/components/schemas/google.rpc.Status"}],
+                }},
+                "event": {"type": "string", "enum": ["end"]},
+                "id": {"type": "string"},
+                "retry": {"type": "integer", "minimum": 0},
+            },
+        });
         json!({
             "description": format!(
                 "Server-Sent Events: one `data:` line of {} JSON per message, `: keep-alive` comments, \
                  and a final `event: end` whose data is the closing google.rpc.Status (code 0 when the stream ended normally).",
                 output.name()
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-schema": event}},
+            "content": {"text/event-stream": {"schema": event}},
         })
     } else {
         json!({"description": "OK", "content": {"application/json": {"schema": schemas.reference(&output)}}})

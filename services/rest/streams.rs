@@ -20,9 +20,6 @@ use tonic::{
 
 use super::{Exchange, Failure, call, copy_request_id, routes::BodyRule, transcode};
 
-/// The largest piece of a raw upload put into one message (FileService takes up to 1 MiB).
-const UPLOAD_CHUNK: usize = 256 * 1024;
-
 /// A server-streaming rpc as `text/event-stream`: one `data:` line of proto3 JSON per message,
 /// a comment line as heartbeat, and a last `end` event with the final `google.rpc.Status`
 /// (code 0 when the stream ended normally), so a client can tell a drain from a failure.
@@ -197,12 +194,13 @@ pub(super) async fn upload(
         .filter(|f| matches!(f.kind(), Kind::Bytes))
         .ok_or_else(|| Status::unimplemented("the body field of this rule is not bytes"))?;
     let first = call::frame(&first.encode_to_vec());
+    let most = super::upload_piece_bytes(exchange.max_bytes());
     let pieces = body.into_data_stream().flat_map(move |piece| {
         let frames: Vec<Result<Frame<Bytes>, Status>> = match piece {
             Ok(mut data) => {
                 let mut frames = Vec::new();
                 while !data.is_empty() {
-                    let part = data.split_to(data.len().min(UPLOAD_CHUNK));
+                    let part = data.split_to(data.len().min(most));
                     let mut message = DynamicMessage::new(chunk_field.parent_message().clone());
                     message.set_field(&chunk_field, Value::Bytes(part));
                     frames.push(Ok(Frame::data(call::frame(&message.encode_to_vec()))));
