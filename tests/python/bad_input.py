@@ -236,8 +236,7 @@ def main(checks):
 
     # --- Uploads: too large, size mismatch, unknown query parameter. ---------------------------
     too_large = b"z" * (max_upload_bytes + 4096)
-    # SERVER BUG (reported): answered 429 Too Many Requests with Retry-After: 1 (RESOURCE_EXHAUSTED
-    # by the gRPC table), which tells a client to send the same upload again; it can never fit.
+    # 413, not 429 with Retry-After: the same upload can never fit.
     refused(
         "PUT", "/v1/files/too-large.bin", 413, "an upload larger than --max-upload-bytes", RESOURCE_EXHAUSTED,
         content=too_large, headers={"content-type": "application/octet-stream"},
@@ -319,8 +318,7 @@ def main(checks):
         ("POST", "/v1/ping", {"GET"}),
         ("DELETE", "/v1/chat/members", {"GET"}),
         ("POST", "/v1/chat/events", {"GET"}),
-        # SERVER BUG (reported): axum's own 405 for /openapi.json has an empty body, not a
-        # google.rpc.Status like every other error.
+        # A fixed route's 405 has a google.rpc.Status body like every other error.
         ("POST", "/openapi.json", {"GET", "HEAD"}),
     ]:
         response = client.request(method, url, json={}, headers={**key, **idem()})
@@ -331,8 +329,8 @@ def main(checks):
         checks.check(state() == before, f"{what} changes nothing")
 
     # --- A refused large body leaves the connection usable, or says that it closes it. -------
-    # SERVER BUG (reported): the answer has no `Connection: close`, yet the server closes the
-    # connection, so a keep-alive client's next request on it fails.
+    # A refused upload's body may be left unread: the answer says `Connection: close`, so a
+    # keep-alive client opens a new connection for its next request instead of failing.
     upload = b"z" * (2 * max_upload_bytes)
     keep_alive_after(checks, client, "PUT", "/v1/files/too-large.bin", "application/octet-stream", upload)
     big_json = dumps({"message": "x" * (max_message_bytes + 1000)}).encode()

@@ -304,9 +304,8 @@ def files(checks, client, max_message_bytes):
     upload_file(checks, client, "hello.txt", text, "text/plain; charset=utf-8")
     # Raw bytes larger than one gRPC message: the upload is streamed through in pieces, and
     # the download comes back the same, with its type and length.
-    # SERVER BUGS (reported): the REST upload packs each body frame (up to 256 KiB) into one
-    # UploadRequest, so with --max-message-bytes 64 KiB this is 429 "request message too
-    # large"; and a download's 64 KiB chunks are 65540-byte messages, over the same limit.
+    # Larger than --max-message-bytes (64 KiB here), but within --max-upload-bytes: the upload
+    # and the download are split into messages that fit.
     blob = random.Random(7).randbytes(3 * max_message_bytes + 12345)
     upload_file(checks, client, "blob.bin", blob, "application/x-walk")
 
