@@ -5,8 +5,9 @@
 //! codec: what client crates build on, with no listeners or stores compiled in.
 //!
 //! The rooms: one module per service (`users`, `kv`, `chat`, `payments`, `echo`, `files`),
-//! `legacy` for the seed's raw-TCP protocols, `rest` for the HTTP/JSON front door and `guide`
-//! for the guide's own HTTP endpoints (all clients of the services), `storage` for
+//! `legacy` for the seed's raw-TCP protocols, `rest` for the HTTP/JSON front door, `guide`
+//! for the guide's own HTTP endpoints and `webchat` for the browser chat page and its WebSocket
+//! (all clients of the services), `storage` for
 //! state, `health` for the health protocol, shared request plumbing
 //! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
 //! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
@@ -60,3 +61,5 @@ pub mod storage;
 pub mod users;
 #[cfg(feature = "server")]
 pub mod validate;
+#[cfg(feature = "server")]
+pub mod webchat;

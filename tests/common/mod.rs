@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod browser;
 pub mod child;
 pub mod grpcurl;
+pub mod npm;
 pub mod raw;
 pub mod venv;
 
