@@ -10,14 +10,14 @@
 //! `target/tools/buf` (again whenever tools/buf/package*.json change); nothing is installed
 //! system-wide. If npm is missing or the install fails, these tests fail; they never skip.
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     sync::OnceLock,
 };
 
-/// Written last into a finished installation: the fingerprint of the files it was made from.
-const MARKER: &str = "switchboard-installed";
 /// The committed baseline image, relative to proto/.
 const BASELINE: &str = "baseline/switchboard.binpb";
 
@@ -27,12 +27,6 @@ fn repo_dir() -> PathBuf {
 
 fn proto_dir() -> PathBuf {
     repo_dir().join("proto")
-}
-
-fn tools_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is `<target>/tmp`; tools live beside it in `<target>/tools`.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("tools")
 }
 
 fn describe(what: &str, output: &Output) -> String {
@@ -48,19 +42,6 @@ fn run(command: &mut Command, what: &str) -> Result<Output, String> {
     let output =
         command.stdin(Stdio::null()).output().map_err(|error| format!("{what}: cannot run {command:?}: {error}"))?;
     if output.status.success() { Ok(output) } else { Err(describe(what, &output)) }
-}
-
-/// A fingerprint of the files an installation was made from (FNV-1a, enough to notice a change).
-fn fingerprint(files: &[PathBuf]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for file in files {
-        let bytes = std::fs::read(file).unwrap_or_else(|error| panic!("cannot read {}: {error}", file.display()));
-        for byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,58 +70,9 @@ fn launcher(install: &Path) -> PathBuf {
 }
 
 fn install_buf() -> Result<PathBuf, String> {
-    let source = repo_dir().join("tools/buf");
-    let files = [source.join("package.json"), source.join("package-lock.json")];
-    let wanted = fingerprint(&files);
-    let tools = tools_dir();
-    let install = tools.join("buf");
-    if std::fs::read_to_string(install.join(MARKER)).is_ok_and(|marker| marker.trim() == wanted)
-        && launcher(&install).is_file()
-    {
-        return Ok(launcher(&install));
-    }
-    std::fs::create_dir_all(&tools).map_err(|error| format!("cannot create {}: {error}", tools.display()))?;
-    // Install into a directory of this process's own and rename it into place when complete,
-    // so a concurrent test process never sees a half-made installation.
-    let staging = tools.join(format!("buf.tmp.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let built = (|| {
-        std::fs::create_dir_all(&staging).map_err(|error| format!("cannot create {}: {error}", staging.display()))?;
-        for file in &files {
-            let name = file.file_name().expect("a file name");
-            std::fs::copy(file, staging.join(name))
-                .map_err(|error| format!("cannot copy {}: {error}", file.display()))?;
-        }
-        // --ignore-scripts: @bufbuild/buf's postinstall only swaps the launcher for a link to
-        // the native binary (an optimisation); without it the install runs no third-party code.
-        run(
-            Command::new("npm")
-                .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&staging),
-            "npm ci for tools/buf",
-        )?;
-        check_version(&launcher(&staging))?;
-        std::fs::write(staging.join(MARKER), &wanted).map_err(|error| format!("cannot write the marker: {error}"))
-    })();
-    if let Err(error) = built {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(error);
-    }
-    if install.exists() {
-        // Made from other package files, or incomplete: move it out of the way (atomically, so
-        // a concurrent process sees either it or nothing), then delete it.
-        let stale = tools.join(format!("buf.stale.{}", std::process::id()));
-        if std::fs::rename(&install, &stale).is_ok() {
-            let _ = std::fs::remove_dir_all(&stale);
-        }
-    }
-    if let Err(error) = std::fs::rename(&staging, &install) {
-        let _ = std::fs::remove_dir_all(&staging);
-        // Another process may have finished first; its installation is as good as ours.
-        if !std::fs::read_to_string(install.join(MARKER)).is_ok_and(|marker| marker.trim() == wanted) {
-            return Err(format!("cannot move buf into {}: {error}", install.display()));
-        }
-    }
+    // `npm ci --ignore-scripts`: @bufbuild/buf's postinstall only swaps the launcher for a link
+    // to the native binary (an optimisation); without it the install runs no third-party code.
+    let install = common::npm::install("buf", &repo_dir().join("tools/buf"), |dir| check_version(&launcher(dir)))?;
     check_version(&launcher(&install))?;
     Ok(launcher(&install))
 }
