@@ -23,6 +23,8 @@ pub mod chat;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod credentials;
+#[cfg(feature = "server")]
 pub mod debug;
 #[cfg(feature = "server")]
 pub mod echo;
@@ -57,6 +59,8 @@ pub mod shutdown;
 pub mod status;
 #[cfg(feature = "server")]
 pub mod storage;
+#[cfg(feature = "server")]
+pub mod sync;
 #[cfg(feature = "server")]
 pub mod users;
 #[cfg(feature = "server")]

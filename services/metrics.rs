@@ -128,12 +128,12 @@ impl Metrics {
     /// Adds a function run before every scrape, for values cheaper to read than to track
     /// (the chat room's member count).
     pub fn add_sampler(&self, sampler: impl Fn(&Metrics) + Send + Sync + 'static) {
-        self.samplers.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sampler));
+        crate::sync::lock(&self.samplers).push(Box::new(sampler));
     }
 
     /// Everything, in the Prometheus text exposition format.
     pub fn render(&self) -> String {
-        for sampler in self.samplers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for sampler in crate::sync::lock(&self.samplers).iter() {
             sampler(self);
         }
         let mut out = Vec::new();

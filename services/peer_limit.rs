@@ -29,7 +29,7 @@ impl PeerLimiter {
     /// A slot for one more connection from `peer`, unless it already has `max_per_peer`.
     pub fn try_acquire(&self, peer: IpAddr) -> Option<PeerPermit> {
         // Each update is one insert or decrement: a poisoned map is still consistent.
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = crate::sync::lock(&self.open);
         let count = open.entry(peer).or_insert(0);
         if *count >= self.max_per_peer {
             if *count == 0 {
@@ -43,7 +43,7 @@ impl PeerLimiter {
 
     /// Open connections of `peer`.
     pub fn open(&self, peer: IpAddr) -> usize {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).get(&peer).copied().unwrap_or(0)
+        crate::sync::lock(&self.open).get(&peer).copied().unwrap_or(0)
     }
 }
 
@@ -56,7 +56,7 @@ pub struct PeerPermit {
 
 impl Drop for PeerPermit {
     fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = crate::sync::lock(&self.open);
         if let Some(count) = open.get_mut(&self.peer) {
             *count = count.saturating_sub(1);
             if *count == 0 {

@@ -49,6 +49,7 @@ use crate::{
         room::ChatRoom,
     },
     config::{Config, ConfigError, StorageMode},
+    credentials::ApiKeys,
     debug::DebugService,
     echo::EchoService,
     files::{FileLimits, FileService},
@@ -62,7 +63,7 @@ use crate::{
         load_shed::LoadShedLayer, methods::Methods, rate_limit::RateLimitLayer, request_id::RequestIdLayer,
         status_codes::StatusCodesLayer, stream_idle::StreamIdleLayer,
     },
-    payments::{ApiKeys, PaymentService, processor::TestProcessor},
+    payments::{PaymentService, processor::TestProcessor},
     pb, rest,
     shutdown::Shutdown,
     storage::{Engine, OpenError, Stores},
@@ -245,7 +246,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .layer(AccessLogLayer::new(Arc::clone(&metrics), Arc::clone(&methods)))
         .layer(StatusCodesLayer)
         .option_layer(rate_limit)
-        .layer(AuthLayer::new(auth_token.as_deref(), api_keys))
+        .layer(AuthLayer::new(auth_token.as_deref(), api_keys, &[PAYMENT_SERVICE]))
         .layer(LoadShedLayer::new(max_concurrent_calls, Arc::clone(&metrics)))
         .layer(DeadlineLayer::new(Arc::clone(&methods), max_call))
         .layer(StreamIdleLayer::new(Arc::clone(&methods), config.stream_idle_timeout))

@@ -83,7 +83,7 @@ impl LocalBus {
 
 impl ChatBus for LocalBus {
     fn publish(&self, event: RoomEvent) {
-        let mut next = self.next_sequence.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = crate::sync::lock(&self.next_sequence);
         let delivered = Arc::new(Delivered { sequence: *next, time: SystemTime::now(), event });
         *next += 1;
         // No subscribers is not an error: the room may be empty.

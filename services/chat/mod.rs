@@ -174,7 +174,8 @@ async fn run_session(
                 // A malformed request, or the client reset the stream (then this send fails).
                 Err(status) => {
                     tracing::debug!(name = member.name(), %status, "chat stream failed");
-                    let _ = tx.send(Err(crate::middleware::status_codes::inbound(status))).await;
+                    // As it came: the status-code layer corrects tonic's framing codes for every call.
+                    let _ = tx.send(Err(status)).await;
                     return;
                 }
             },
@@ -209,7 +210,7 @@ async fn await_join(
     };
     match first {
         Err(_elapsed) => Err(ChatError::JoinTimeout(settings.join_timeout.as_secs()).into()),
-        Ok(Err(status)) => Err(crate::middleware::status_codes::inbound(status)),
+        Ok(Err(status)) => Err(status),
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(pb::ChatRequest { action: Some(Action::Join(join)) }))) => Ok(Some(room.join(&join.name)?)),
         Ok(Ok(Some(_))) => Err(ChatError::NotJoined.into()),

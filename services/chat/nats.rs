@@ -16,7 +16,7 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::{Duration, Instant, SystemTime},
 };
 
@@ -29,6 +29,7 @@ use tokio::{
 use tokio_stream::StreamExt;
 
 use super::bus::{ChatBus, Delivered, LeaveReason, Received, RoomEvent, Subscription};
+use crate::sync::lock;
 
 /// Messages waiting to be handed to the NATS client; when full (NATS has been away for a
 /// long time), further events are dropped and logged rather than blocking the room.
@@ -98,11 +99,6 @@ impl From<WireReason> for LeaveReason {
             WireReason::ServerShutdown => LeaveReason::ServerShutdown,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update is a single insert/remove/replace: a poisoned lock is still consistent.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 struct RemoteReplica {

@@ -30,8 +30,7 @@ impl ChatRoom {
     }
 
     fn members(&self) -> MutexGuard<'_, BTreeSet<String>> {
-        // Updates are single inserts/removes: a poisoned set is still consistent.
-        self.members.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.members)
     }
 
     /// Enters the room as `name`. The new member's subscription starts just before its own

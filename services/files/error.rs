@@ -31,7 +31,8 @@ impl From<FilesError> for Status {
             FilesError::Invalid(violations) => violations.into(),
             FilesError::NotFound(_) => Status::not_found(error.to_string()),
             FilesError::TooLarge { .. } => Status::resource_exhausted(error.to_string()),
-            FilesError::Stream(status) => crate::middleware::status_codes::inbound(status),
+            // As it came: the status-code layer corrects tonic's framing codes for every call.
+            FilesError::Stream(status) => status,
             FilesError::Storage(e) => crate::status::storage(&e),
         }
     }

@@ -24,25 +24,29 @@ use std::{
     task::{Context, Poll},
 };
 
-use sha2::{Digest, Sha256};
 use tonic::{Status, body::Body, codegen::http};
 use tower::{Layer, Service};
 
 use super::{is_health, is_reflection, status_response};
-use crate::payments::{API_KEY_HEADER, ApiKeys};
-
-const PAYMENTS_PREFIX: &str = "/switchboard.v1.PaymentService/";
+use crate::credentials::{API_KEY_HEADER, ApiKeys, BearerToken};
 
 #[derive(Clone)]
 pub struct AuthLayer {
-    token_digest: Option<Arc<[u8; 32]>>,
+    token: Option<BearerToken>,
     api_keys: ApiKeys,
+    /// Path prefixes (`/package.Service/`) whose calls need a known API key.
+    api_key_services: Arc<[String]>,
 }
 
 impl AuthLayer {
-    /// `token`: the bearer token every call must carry, or `None` to require none.
-    pub fn new(token: Option<&str>, api_keys: ApiKeys) -> Self {
-        Self { token_digest: token.map(|token| Arc::new(digest(token.as_bytes()))), api_keys }
+    /// `token`: the bearer token every call must carry, or `None` to require none;
+    /// `api_key_services`: the full names of the services whose calls need one of `api_keys`.
+    pub fn new(token: Option<&str>, api_keys: ApiKeys, api_key_services: &[&str]) -> Self {
+        Self {
+            token: token.map(BearerToken::new),
+            api_keys,
+            api_key_services: api_key_services.iter().map(|service| format!("/{service}/")).collect(),
+        }
     }
 
     /// `Err` with the status to answer if the call may not proceed.
@@ -50,7 +54,7 @@ impl AuthLayer {
         if is_health(path) || is_reflection(path) {
             return Ok(());
         }
-        if let Some(expected) = &self.token_digest {
+        if let Some(expected) = &self.token {
             let header = headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
                 Status::unauthenticated("missing credentials: send the metadata `authorization: Bearer <token>`")
             })?;
@@ -61,11 +65,11 @@ impl AuthLayer {
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim())
                 .ok_or_else(|| Status::unauthenticated("malformed credentials: expected `Bearer <token>`"))?;
-            if digest(token.as_bytes()) != **expected {
+            if !expected.matches(token) {
                 return Err(Status::unauthenticated("invalid bearer token"));
             }
         }
-        if path.starts_with(PAYMENTS_PREFIX) {
+        if self.api_key_services.iter().any(|prefix| path.starts_with(prefix.as_str())) {
             let known = headers
                 .get(API_KEY_HEADER)
                 .and_then(|key| key.to_str().ok())
@@ -78,10 +82,6 @@ impl AuthLayer {
         }
         Ok(())
     }
-}
-
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn token_rules() {
-        let auth = AuthLayer::new(Some("s3cret"), ApiKeys::new(["key".to_owned()]));
+        let auth = AuthLayer::new(Some("s3cret"), ApiKeys::new(["key".to_owned()]), &["switchboard.v1.PaymentService"]);
         let echo = "/switchboard.v1.EchoService/Echo";
         let code = |path, h: &[(&'static str, &'static str)]| auth.check(path, &headers(h)).err().map(|s| s.code());
         assert_eq!(code(echo, &[]), Some(Code::Unauthenticated));

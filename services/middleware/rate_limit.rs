@@ -34,8 +34,8 @@ use tower::{Layer, Service};
 
 use super::{is_health, peer_addr, status_response};
 use crate::{
+    credentials::{API_KEY_HEADER, ApiKeys},
     metrics::Metrics,
-    payments::{API_KEY_HEADER, ApiKeys},
 };
 
 /// What a client is known by.

@@ -6,8 +6,9 @@
 //!
 //! Such errors arise before any handler runs, and tonic reports them in the response's
 //! trailers (or its headers, for a trailers-only response): that is where this layer looks.
-//! Client-streaming handlers meet the same error on their inbound stream; they pass it
-//! through [`inbound`].
+//! Streaming handlers meet the same error on their inbound stream and end their call with it
+//! as it came; it reaches the trailers, and this layer, like any other. Services never
+//! correct codes themselves.
 
 use std::{
     future::Future,
@@ -25,8 +26,8 @@ use tower::{Layer, Service};
 
 const TOO_LARGE_PREFIX: &str = "Error, decoded message length too large";
 
-/// The status a handler should report for an error on its inbound message stream.
-pub fn inbound(status: Status) -> Status {
+/// `status` with tonic's framing codes corrected.
+fn corrected(status: Status) -> Status {
     if status.code() == Code::OutOfRange && status.message().starts_with(TOO_LARGE_PREFIX) {
         Status::resource_exhausted(too_large_message(status.message()))
     } else {
@@ -120,9 +121,9 @@ fn fix_status(headers: &mut HeaderMap) {
     let Some(status) = Status::from_header_map(headers) else {
         return;
     };
-    let fixed = inbound(status);
+    let fixed = corrected(status);
     if fixed.code() != Code::OutOfRange {
-        // Only fails for a message that cannot be a header, which `inbound` never writes.
+        // Only fails for a message that cannot be a header, which `corrected` never writes.
         let _ = fixed.add_header(headers);
     }
 }

@@ -7,7 +7,6 @@ mod error;
 pub mod processor;
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -19,6 +18,7 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 pub use self::error::PaymentsError;
 use self::processor::{Charge, ChargeOutcome, PaymentProcessor};
 use crate::{
+    credentials::{API_KEY_HEADER, ApiKeys, hex},
     paging::{Page, PageLimits},
     pb::{self, payment_service_server},
     storage::{
@@ -27,7 +27,6 @@ use crate::{
     validate::{self, Violations},
 };
 
-pub const API_KEY_HEADER: &str = "x-api-key";
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 const PAGE_LIMITS: PageLimits = PageLimits { default: 50, max: 1000 };
 const MAX_AMOUNT_MINOR: i64 = 99_999_999_999;
@@ -35,34 +34,11 @@ const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 const MAX_CUSTOMER_ID_CHARS: usize = 64;
 const MAX_TEXT_CHARS: usize = 500;
 
-/// The API keys the gateway accepts. Each key is its own account; the account id is a hash
-/// of the key, so the key itself is never stored or logged.
-#[derive(Clone)]
-pub struct ApiKeys(Arc<HashMap<String, String>>);
-
-impl ApiKeys {
-    pub fn new<I: IntoIterator<Item = String>>(keys: I) -> Self {
-        Self(Arc::new(
-            keys.into_iter()
-                .map(|key| {
-                    let account = format!("acct_{}", &hex(&Sha256::digest(key.as_bytes()))[..16]);
-                    (key, account)
-                })
-                .collect(),
-        ))
-    }
-
-    /// The account of an API key, if it is one of ours.
-    pub fn account_of(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    /// The account of the request's API key.
-    fn account(&self, metadata: &MetadataMap) -> Result<&str, PaymentsError> {
-        let key = metadata.get(API_KEY_HEADER).ok_or(PaymentsError::MissingApiKey)?;
-        let key = key.to_str().map_err(|_| PaymentsError::UnknownApiKey)?;
-        self.0.get(key).map(String::as_str).ok_or(PaymentsError::UnknownApiKey)
-    }
+/// The account of the request's API key.
+fn account<'k>(api_keys: &'k ApiKeys, metadata: &MetadataMap) -> Result<&'k str, PaymentsError> {
+    let key = metadata.get(API_KEY_HEADER).ok_or(PaymentsError::MissingApiKey)?;
+    let key = key.to_str().map_err(|_| PaymentsError::UnknownApiKey)?;
+    api_keys.account_of(key).ok_or(PaymentsError::UnknownApiKey)
 }
 
 pub struct PaymentService {
@@ -85,7 +61,7 @@ impl PaymentService {
         metadata: &MetadataMap,
         request: pb::CreatePaymentRequest,
     ) -> Result<pb::Payment, PaymentsError> {
-        let account = self.api_keys.account(metadata)?;
+        let account = account(&self.api_keys, metadata)?;
         let mut violations = Violations::new();
         let idempotency_key = idempotency_key(metadata, &mut violations);
         if !(1..=MAX_AMOUNT_MINOR).contains(&request.amount_minor) {
@@ -139,7 +115,7 @@ impl PaymentService {
     }
 
     async fn get(&self, metadata: &MetadataMap, request: pb::GetPaymentRequest) -> Result<pb::Payment, PaymentsError> {
-        let account = self.api_keys.account(metadata)?;
+        let account = account(&self.api_keys, metadata)?;
         check_payment_id(&request.id).map_err(|d| Violations::single("id", d))?;
         match self.store.get(account, &request.id).await? {
             Some(payment) => Ok(payment_to_proto(payment)),
@@ -152,7 +128,7 @@ impl PaymentService {
         metadata: &MetadataMap,
         request: pb::ListPaymentsRequest,
     ) -> Result<pb::ListPaymentsResponse, PaymentsError> {
-        let account = self.api_keys.account(metadata)?;
+        let account = account(&self.api_keys, metadata)?;
         let mut violations = Violations::new();
         violations.check("customer_id", validate::text(&request.customer_id, 0, MAX_CUSTOMER_ID_CHARS));
         let page =
@@ -180,7 +156,7 @@ impl PaymentService {
         metadata: &MetadataMap,
         request: pb::RefundPaymentRequest,
     ) -> Result<pb::Refund, PaymentsError> {
-        let account = self.api_keys.account(metadata)?;
+        let account = account(&self.api_keys, metadata)?;
         let mut violations = Violations::new();
         let idempotency_key = idempotency_key(metadata, &mut violations);
         violations.check("payment_id", check_payment_id(&request.payment_id));
@@ -292,10 +268,6 @@ fn fingerprint(rpc: &str, encoded_request: &[u8]) -> String {
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn state_to_proto(state: PaymentState) -> pb::PaymentStatus {

@@ -7,7 +7,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::SystemTime,
 };
 
@@ -16,12 +16,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 
-/// Locks a store's state. A panic while holding the lock cannot leave these collections
-/// half-updated (every update is a single insert/remove after all checks), so a poisoned lock
-/// is safe to keep using.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(super) use crate::sync::lock;
 
 // ---------------------------------------------------------------------------------------------
 
