@@ -594,6 +594,36 @@ def comparisons(o):
             ("switchboard", switchboard,
              held_rss(["chat-idle", "--addr", f"127.0.0.1:{SB_GRPC}", "--streams", "1000", "--hold", "5"], "READY")),
         ]),
+    ] + webchat_comparisons(o)
+
+
+# ----------------------------------------------------------------------------- web chat (issue 14)
+# WebSocket members (the web chat's /v1/chat/ws) in the chat fan-out, beside the same room with
+# gRPC members only, and the memory of idle WebSocket members. sb-loadgen checks each member's
+# room sequence numbers: `unreported` counts skipped events that no `missed` event announced
+# (must be 0); `missed` counts announced ones; `dropped` is both, as seed-chatload counts it.
+
+def chat_fanout(websocket):
+    def measure(srv, o):
+        result = loadgen(["chat-fanout", "--grpc", f"127.0.0.1:{SB_GRPC}", "--http", f"127.0.0.1:{SB_HTTP}",
+                          "--members", "50", "--websocket", str(websocket), "--senders", "5",
+                          "--duration", str(o.duration), "--warmup", str(o.warmup)], o.duration + o.warmup)
+        result["rps"] = result["deliveries_s"]
+        result["dropped"] = result["missed"] + result["unreported"]
+        return result
+    return measure
+
+
+def webchat_comparisons(o):
+    return [
+        ("chat fan-out 50 members x 5 gRPC senders: all gRPC vs 25 on WebSocket", "rps", [
+            ("switchboard-grpc-only", lambda: switchboard(http=True), chat_fanout(0)),
+            ("switchboard-25-websocket", lambda: switchboard(http=True), chat_fanout(25)),
+        ]),
+        ("memory: 1,000 idle WebSocket chat members (MiB)", "rss_mib", [
+            ("switchboard", lambda: switchboard(http=True),
+             held_rss(["ws-idle", "--addr", f"127.0.0.1:{SB_HTTP}", "--members", "1000", "--hold", "5"], "READY")),
+        ]),
     ]
 
 

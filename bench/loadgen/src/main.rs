@@ -26,6 +26,8 @@ use switchboard::pb::{
 use tokio::sync::Mutex;
 use tonic::transport::{Channel, Endpoint};
 
+mod webchat;
+
 #[derive(Parser)]
 #[command(about = "Closed-loop load for Switchboard benchmarks (loopback only)")]
 struct Args {
@@ -69,6 +71,37 @@ enum Mode {
         #[arg(long, default_value_t = 10.0)]
         hold: f64,
     },
+    /// Chat fan-out: `members` join (`websocket` of them over the web chat's WebSocket, the
+    /// rest over gRPC), `senders` of the gRPC members say short messages as fast as the server
+    /// takes them; counts deliveries, reported misses (`missed` events) and unreported gaps in
+    /// each member's sequence numbers.
+    ChatFanout {
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        grpc: SocketAddr,
+        /// The HTTP port (`/v1/chat/ws`); needed when `websocket` > 0.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        #[arg(long, default_value_t = 50)]
+        members: usize,
+        #[arg(long, default_value_t = 0)]
+        websocket: usize,
+        #[arg(long, default_value_t = 5)]
+        senders: usize,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+    },
+    /// Joins `members` chat members over the web chat's WebSocket and holds them idle.
+    WsIdle {
+        /// The HTTP port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        #[arg(long, default_value_t = 10.0)]
+        hold: f64,
+    },
     /// Opens `connections` idle TCP connections and holds them for `hold` seconds.
     IdleTcp {
         #[arg(long)]
@@ -103,6 +136,15 @@ async fn main() -> anyhow::Result<()> {
         Mode::IdleTcp { addr, connections, hold } => {
             loopback_only(addr)?;
             idle_tcp(addr, connections, hold).await
+        }
+        Mode::ChatFanout { grpc, http, members, websocket, senders, duration, warmup } => {
+            loopback_only(grpc)?;
+            loopback_only(http)?;
+            webchat::chat_fanout(grpc, http, members, websocket, senders, duration, warmup).await
+        }
+        Mode::WsIdle { addr, members, hold } => {
+            loopback_only(addr)?;
+            webchat::ws_idle(addr, members, hold).await
         }
     }
 }
