@@ -43,7 +43,7 @@ use tokio::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{
     Code, Status,
-    codegen::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header},
+    codegen::http::{Extensions, HeaderMap, HeaderValue, header},
     transport::server::TcpConnectInfo,
 };
 use tracing::Instrument as _;
@@ -59,20 +59,20 @@ use crate::{
 };
 
 /// The rpc every socket is.
-pub const CHAT_METHOD: &str = "/switchboard.v1.ChatService/Chat";
+const CHAT_METHOD: &str = "/switchboard.v1.ChatService/Chat";
 /// The subprotocol the server selects when a client offers it (browsers that send a token as a
 /// subprotocol must also offer one the server will select).
-pub const SUBPROTOCOL: &str = "switchboard.chat.v1";
+const SUBPROTOCOL: &str = "switchboard.chat.v1";
 /// A subprotocol `bearer.<token>` carries the bearer token from a browser, which cannot set
 /// `Authorization` on a WebSocket.
-pub const BEARER_SUBPROTOCOL_PREFIX: &str = "bearer.";
+const BEARER_SUBPROTOCOL_PREFIX: &str = "bearer.";
 /// The query parameter that may carry the bearer token instead (RFC 6750 §2.3).
-pub const ACCESS_TOKEN_PARAMETER: &str = "access_token";
+const ACCESS_TOKEN_PARAMETER: &str = "access_token";
 
 /// Largest frame (and message) a client may send, unless `--max-message-bytes` is lower.
 /// `ChatService` takes at most 4096 bytes of text; its JSON, even with every byte escaped as
 /// `\uXXXX`, stays well under this. A larger frame closes the socket with 1009.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Requests read ahead of the service; a client sending faster waits (TCP backpressure).
 const REQUEST_QUEUE: usize = 8;
 /// Edge errors (frames that are not requests) waiting to be written.
@@ -80,7 +80,7 @@ const EDGE_QUEUE: usize = 4;
 /// Events written with one flush at most: a burst goes out in few system calls.
 const WRITE_BATCH: usize = 64;
 /// A client that does not take a write for this long is not reading: closed.
-pub const WRITE_STALL_LIMIT: Duration = Duration::from_secs(60);
+const WRITE_STALL_LIMIT: Duration = Duration::from_secs(60);
 /// Heartbeats without any frame from the client (browsers answer every ping) before it is
 /// taken for gone.
 const SILENT_HEARTBEATS: u32 = 3;
@@ -131,7 +131,7 @@ pub(super) async fn upgrade(State(chat): State<WebChat>, request: Request) -> Re
     let (local, peer) = addresses(&parts.extensions);
     let limit = max_frame_bytes(inner.settings.max_message_bytes);
     let session = Session { chat: chat.clone(), metadata, local, peer, _permit: permit };
-    let mut response = upgrade
+    upgrade
         .protocols([SUBPROTOCOL])
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -140,15 +140,11 @@ pub(super) async fn upgrade(State(chat): State<WebChat>, request: Request) -> Re
             // Tracked, so the drain waits for the goodbye to be written.
             let shutdown = session.chat.inner.shutdown.clone();
             shutdown.spawn(session.run(socket));
-        });
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
+        })
 }
 
 /// The frame limit in force.
-pub fn max_frame_bytes(max_message_bytes: usize) -> usize {
+fn max_frame_bytes(max_message_bytes: usize) -> usize {
     max_message_bytes.min(MAX_FRAME_BYTES)
 }
 
@@ -457,7 +453,7 @@ fn close_frame(ending: &Ending, draining: bool, limit: usize) -> Option<CloseFra
 
 /// A failed call's close code: 4000 + its gRPC code, in the range RFC 6455 leaves to
 /// applications.
-pub fn close_code(code: Code) -> u16 {
+fn close_code(code: Code) -> u16 {
     4000 + u16::try_from(code as i32).unwrap_or(2)
 }
 
