@@ -35,6 +35,8 @@ pub mod guide;
 #[cfg(feature = "server")]
 pub mod health;
 #[cfg(feature = "server")]
+pub mod in_process;
+#[cfg(feature = "server")]
 pub mod kv;
 #[cfg(feature = "server")]
 pub mod legacy;

@@ -29,8 +29,9 @@ use tonic::{Code, Status, transport::server::TcpConnectInfo};
 
 use self::money::MoneyError;
 use crate::{
+    in_process::{self, GrpcService},
     pb,
-    rest::{GrpcService, call, errors::http_status_of},
+    rest::errors::http_status_of,
 };
 
 const USERS: &str = "/switchboard.v1.UserService";
@@ -101,9 +102,17 @@ impl Caller {
         path: &str,
         request: &Req,
     ) -> Result<(Reply, HeaderMap), Failure> {
-        call::unary(&guide.grpc, path, self.metadata.clone(), request, self.local, self.peer, guide.max_message_bytes)
-            .await
-            .map_err(Failure::from)
+        in_process::unary(
+            &guide.grpc,
+            path,
+            self.metadata.clone(),
+            request,
+            self.local,
+            self.peer,
+            guide.max_message_bytes,
+        )
+        .await
+        .map_err(Failure::from)
     }
 }
 
@@ -536,7 +545,7 @@ async fn get_payment(
     };
     let path = format!("{PAYMENTS}/GetPayment");
     let request = pb::GetPaymentRequest { id: id.clone() };
-    let result = call::unary::<_, pb::Payment>(
+    let result = in_process::unary::<_, pb::Payment>(
         &guide.grpc,
         &path,
         caller.metadata.clone(),
@@ -649,7 +658,7 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
     let most = crate::rest::upload_piece_bytes(guide.max_message_bytes);
     let pump = async move {
         use prost::Message as _;
-        if tx.send(Ok(hyper::body::Frame::data(call::frame(&info_message.encode_to_vec())))).await.is_err() {
+        if tx.send(Ok(hyper::body::Frame::data(in_process::frame(&info_message.encode_to_vec())))).await.is_err() {
             return;
         }
         loop {
@@ -658,7 +667,11 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
                     while !data.is_empty() {
                         let piece = data.split_to(data.len().min(most));
                         let message = pb::UploadRequest { part: Some(pb::upload_request::Part::Chunk(piece)) };
-                        if tx.send(Ok(hyper::body::Frame::data(call::frame(&message.encode_to_vec())))).await.is_err() {
+                        if tx
+                            .send(Ok(hyper::body::Frame::data(in_process::frame(&message.encode_to_vec()))))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -674,7 +687,7 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
     let frames = tokio_stream::wrappers::ReceiverStream::new(rx);
     let body = tonic::body::Body::new(http_body_util::StreamBody::new(frames.map(|frame| frame)));
     let call = async {
-        let mut responses = call::start(
+        let mut responses = in_process::start(
             &guide.grpc,
             "/switchboard.v1.FileService/Upload",
             caller.metadata.clone(),
@@ -687,7 +700,7 @@ async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnec
         let stored = responses
             .next(guide.max_message_bytes)
             .await
-            .map_err(|s| call::with_request_id(s, &headers))?
+            .map_err(|s| in_process::with_request_id(s, &headers))?
             .ok_or_else(|| Status::internal("the service answered no message"))?;
         Ok::<_, Status>((stored, headers))
     };

@@ -1,25 +1,23 @@
 //! Unary gRPC calls made in-process, for the binary protocol's call frames.
 //!
 //! A call goes through the very stack the gRPC port serves — the same routes behind the same
-//! tower layers — as a synthetic HTTP/2 gRPC request, so every layer (status-code fixes,
-//! and whatever auth or limits are added later) applies to binary clients too, and the
-//! request carries the legacy client's address like a network call would.
+//! tower layers — by [`crate::in_process`], as REST and the web chat do, so every layer applies
+//! to binary clients too, and the request carries the legacy client's address like a network
+//! call would.
 
-use std::{collections::HashSet, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
+use bytes::Bytes;
+use http_body_util::Full;
 use prost::Message as _;
 use tonic::{
     Code, Status,
     body::Body,
-    codegen::http::{self, HeaderName, HeaderValue},
-    transport::server::TcpConnectInfo,
+    codegen::http::{HeaderMap, HeaderName, HeaderValue},
 };
-use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 
-/// The gRPC routes behind the server's tower layers, callable in-process.
-pub type GrpcService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+use crate::in_process;
+pub use crate::in_process::GrpcService;
 
 /// One unary call: a full method name (`/switchboard.v1.KvService/Get`), metadata, and the
 /// protobuf-encoded request.
@@ -104,116 +102,56 @@ impl GrpcGateway {
         if !self.unary.contains(&method) {
             return Reply::status(Code::Unimplemented, format!("unknown method {method}"));
         }
-        let request = match build_request(&method, &call.metadata, &call.message, local, peer) {
-            Ok(request) => request,
+        let metadata = match metadata(&call.metadata) {
+            Ok(metadata) => metadata,
             Err(reply) => return reply,
         };
-        match tokio::time::timeout(deadline, self.invoke(request, max_response_bytes)).await {
+        let invoke = self.invoke(&method, metadata, &call.message, (local, peer), max_response_bytes);
+        match tokio::time::timeout(deadline, invoke).await {
             Ok(reply) => reply,
             Err(_elapsed) => Reply::status(Code::DeadlineExceeded, format!("no reply within {deadline:?}")),
         }
     }
 
-    async fn invoke(&self, request: http::Request<Body>, max_response_bytes: usize) -> Reply {
-        let mut service = self.service.clone();
-        let response = match service.ready().await {
-            Ok(ready) => ready.call(request).await,
-            Err(never) => match never {},
+    async fn invoke(
+        &self,
+        method: &str,
+        metadata: HeaderMap,
+        message: &[u8],
+        (local, peer): (SocketAddr, SocketAddr),
+        max_response_bytes: usize,
+    ) -> Reply {
+        let body = Body::new(Full::new(in_process::frame(message)));
+        let mut responses = match in_process::start(&self.service, method, metadata, body, local, peer).await {
+            Ok(responses) => responses,
+            Err(status) => return Reply::from_status(&status),
         };
-        let response = match response {
-            Ok(response) => response,
-            Err(never) => match never {},
+        let response = match responses.next(max_response_bytes).await {
+            Ok(Some(response)) => response,
+            Ok(None) => return Reply::status(Code::Internal, "the service answered no message"),
+            Err(status) => return Reply::from_status(&status),
         };
-        let (parts, mut body) = response.into_parts();
-        // A trailers-only response: the status is in the headers.
-        if let Some(status) = Status::from_header_map(&parts.headers)
-            && status.code() != Code::Ok
-        {
-            return Reply::from_status(&status);
-        }
-        let mut data = BytesMut::new();
-        let mut trailers = None;
-        while let Some(frame) = body.frame().await {
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(status) => return Reply::from_status(&status),
-            };
-            match frame.into_data() {
-                Ok(chunk) => {
-                    // The 5-byte gRPC message prefix rides along with the message.
-                    if data.len() + chunk.len() > max_response_bytes + 5 {
-                        return Reply::status(
-                            Code::ResourceExhausted,
-                            format!(
-                                "the response is larger than a binary frame can carry ({max_response_bytes} bytes)"
-                            ),
-                        );
-                    }
-                    data.extend_from_slice(&chunk);
-                }
-                Err(frame) => {
-                    if let Ok(map) = frame.into_trailers() {
-                        trailers = Some(map);
-                    }
-                }
-            }
-        }
-        let status =
-            trailers.as_ref().and_then(Status::from_header_map).or_else(|| Status::from_header_map(&parts.headers));
-        match status {
-            Some(status) if status.code() == Code::Ok => match unprefix(data.freeze()) {
-                Some(response) => Reply { code: Code::Ok, message: String::new(), response },
-                None => Reply::status(Code::Internal, "the service answered a malformed gRPC message"),
-            },
-            Some(status) => Reply::from_status(&status),
-            None => Reply::status(Code::Internal, "the service ended its response without a status"),
+        match responses.next(max_response_bytes).await {
+            Ok(None) => Reply { code: Code::Ok, message: String::new(), response },
+            Ok(Some(_)) => Reply::status(Code::Internal, "the service answered more than one message"),
+            Err(status) => Reply::from_status(&status),
         }
     }
 }
 
-fn build_request(
-    method: &str,
-    metadata: &[(String, String)],
-    message: &[u8],
-    local: SocketAddr,
-    peer: SocketAddr,
-) -> Result<http::Request<Body>, Reply> {
+/// A call frame's metadata as gRPC metadata; the framing headers are the adapter's to set.
+fn metadata(pairs: &[(String, String)]) -> Result<HeaderMap, Reply> {
     let invalid = |detail: String| Reply::status(Code::InvalidArgument, detail);
-    let length = u32::try_from(message.len()).map_err(|_| invalid("request message too large".into()))?;
-    let mut framed = BytesMut::with_capacity(5 + message.len());
-    framed.put_u8(0); // not compressed
-    framed.put_u32(length);
-    framed.extend_from_slice(message);
-
-    let mut request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(method)
-        .version(http::Version::HTTP_2)
-        .header(http::header::CONTENT_TYPE, "application/grpc")
-        .header(http::header::TE, "trailers")
-        .body(Body::new(Full::new(framed.freeze())))
-        .map_err(|e| invalid(format!("invalid method name: {e}")))?;
-    for (key, value) in metadata {
+    let mut metadata = HeaderMap::with_capacity(pairs.len());
+    for (key, value) in pairs {
         let name = HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
             .map_err(|_| invalid(format!("invalid metadata key {key:?}")))?;
-        // The framing headers are this adapter's to set, not the caller's.
         if name.as_str().starts_with("grpc-") || matches!(name.as_str(), "content-type" | "te") {
             return Err(invalid(format!("metadata key {key:?} is reserved")));
         }
         let value =
             HeaderValue::from_str(value).map_err(|_| invalid(format!("invalid value for metadata key {key:?}")))?;
-        request.headers_mut().append(name, value);
+        metadata.append(name, value);
     }
-    request.extensions_mut().insert(TcpConnectInfo { local_addr: Some(local), remote_addr: Some(peer) });
-    Ok(request)
-}
-
-/// The message out of one length-prefixed gRPC message.
-fn unprefix(mut data: Bytes) -> Option<Bytes> {
-    if data.len() < 5 || data[0] != 0 {
-        return None;
-    }
-    data.advance(1);
-    let length = usize::try_from(data.get_u32()).ok()?;
-    (data.len() == length).then_some(data)
+    Ok(metadata)
 }

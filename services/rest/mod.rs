@@ -12,7 +12,6 @@
 //! `X-Request-Id` (echoed back), and a deadline as `grpc-timeout` (gRPC's form, `500m`) or
 //! `X-Request-Timeout` (seconds, `2.5`).
 
-pub mod call;
 pub mod errors;
 pub mod openapi;
 pub mod routes;
@@ -39,16 +38,18 @@ use tonic::{
     transport::server::TcpConnectInfo,
 };
 
-pub use self::{
-    call::GrpcService,
-    routes::{RouteError, RouteTable},
-    serve::serve,
-};
 use self::{
     routes::{BodyRule, Matched, Route},
     transcode::TranscodeError,
 };
-use crate::shutdown::Shutdown;
+pub use self::{
+    routes::{RouteError, RouteTable},
+    serve::serve,
+};
+/// The in-process call path, under the name the web chat first used.
+pub use crate::in_process as call;
+pub use crate::in_process::GrpcService;
+use crate::{in_process, shutdown::Shutdown};
 
 /// Request headers passed on to the call as metadata.
 const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "idempotency-key", "x-request-id", "grpc-timeout"];
@@ -183,9 +184,16 @@ impl Exchange<'_> {
     }
 
     /// Starts the call with `body` (framed messages).
-    async fn start(&self, body: tonic::body::Body) -> Result<call::Responses, Status> {
-        call::start(&self.rest.inner.grpc, &self.route.grpc_path, self.metadata.clone(), body, self.local, self.peer)
-            .await
+    async fn start(&self, body: tonic::body::Body) -> Result<in_process::Responses, Status> {
+        in_process::start(
+            &self.rest.inner.grpc,
+            &self.route.grpc_path,
+            self.metadata.clone(),
+            body,
+            self.local,
+            self.peer,
+        )
+        .await
     }
 
     /// The request message from the path, the query and `json`, encoded.
@@ -314,9 +322,9 @@ async fn unary(
     };
     let request = exchange.request_bytes(bound, query, &json)?;
     let mut responses =
-        exchange.start(tonic::body::Body::new(http_body_util::Full::new(call::frame(&request)))).await?;
+        exchange.start(tonic::body::Body::new(http_body_util::Full::new(in_process::frame(&request)))).await?;
     let headers = responses.headers().clone();
-    let with_id = |status: Status| call::with_request_id(status, &headers);
+    let with_id = |status: Status| in_process::with_request_id(status, &headers);
     let message = responses
         .next(exchange.max_bytes())
         .await

@@ -18,7 +18,8 @@ use tonic::{
     codegen::http::{HeaderMap, HeaderValue, StatusCode, header},
 };
 
-use super::{Exchange, Failure, call, copy_request_id, routes::BodyRule, transcode};
+use super::{Exchange, Failure, copy_request_id, routes::BodyRule, transcode};
+use crate::in_process;
 
 /// A server-streaming rpc as `text/event-stream`: one `data:` line of proto3 JSON per message,
 /// a comment line as heartbeat, and a last `end` event with the final `google.rpc.Status`
@@ -29,7 +30,7 @@ pub(super) async fn events(
     query: Option<&str>,
 ) -> Result<Response, Failure> {
     let request = exchange.request_bytes(bound, query, b"")?;
-    let mut responses = exchange.start(full(call::frame(&request))).await?;
+    let mut responses = exchange.start(full(in_process::frame(&request))).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
     let heartbeat = exchange.rest.inner.settings.heartbeat;
@@ -110,7 +111,7 @@ pub(super) async fn download(
 ) -> Result<Response, Failure> {
     let field = exchange.route.response_body.clone().unwrap_or_default();
     let request = exchange.request_bytes(bound, query, b"")?;
-    let mut responses = exchange.start(full(call::frame(&request))).await?;
+    let mut responses = exchange.start(full(in_process::frame(&request))).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
     let decode = move |message: Bytes| {
@@ -193,7 +194,7 @@ pub(super) async fn upload(
         .get_field_by_name(&field)
         .filter(|f| matches!(f.kind(), Kind::Bytes))
         .ok_or_else(|| Status::unimplemented("the body field of this rule is not bytes"))?;
-    let first = call::frame(&first.encode_to_vec());
+    let first = in_process::frame(&first.encode_to_vec());
     let most = super::upload_piece_bytes(exchange.max_bytes());
     let pieces = body.into_data_stream().flat_map(move |piece| {
         let frames: Vec<Result<Frame<Bytes>, Status>> = match piece {
@@ -203,7 +204,7 @@ pub(super) async fn upload(
                     let part = data.split_to(data.len().min(most));
                     let mut message = DynamicMessage::new(chunk_field.parent_message().clone());
                     message.set_field(&chunk_field, Value::Bytes(part));
-                    frames.push(Ok(Frame::data(call::frame(&message.encode_to_vec()))));
+                    frames.push(Ok(Frame::data(in_process::frame(&message.encode_to_vec()))));
                 }
                 frames
             }

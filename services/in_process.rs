@@ -1,10 +1,12 @@
-//! Calls into the layered gRPC stack in-process: a request body of length-prefixed messages
-//! in, a stream of messages and a final status out.
+//! Calls into the layered gRPC stack in-process, the one way every front door that is not the
+//! gRPC port reaches the services: REST, the guide's endpoints, the web chat's WebSocket and
+//! the binary port's call frames. A request body of length-prefixed messages goes in; a stream
+//! of messages and a final status come out.
 //!
-//! The request is a synthetic HTTP/2 gRPC request carrying the REST client's address, headers
-//! turned metadata and its request id, so every layer (request id, access log, metrics, rate
-//! limit, auth, load shedding, deadline, panic isolation) treats it exactly as a call that
-//! came over the gRPC port.
+//! The request is a synthetic HTTP/2 gRPC request carrying the client's address and its
+//! headers turned metadata, so every layer (request id, access log, metrics, rate limit, auth,
+//! load shedding, deadline, panic isolation) treats it exactly as a call that came over the
+//! gRPC port.
 
 use std::{convert::Infallible, net::SocketAddr};
 
