@@ -1,0 +1,87 @@
+//! Recovery and the process: after every fault is healed, every front door serves again
+//! within [`RECOVERY`]; the server never ends unless told to, and a SIGTERM ends in exit 0
+//! within the grace; echoes come back exactly as sent.
+
+use std::collections::BTreeMap;
+
+use super::{Findings, secs};
+use crate::history::{Door, History, Micros, Service};
+
+/// How long a front door may take to serve again after a fault is healed.
+pub const RECOVERY: Micros = 30_000_000;
+
+pub fn check(history: &History, findings: &mut Findings) {
+    for incarnation in history.incarnations.iter().filter(|i| i.unexpected_end) {
+        findings.violation(
+            "server: unexpected end",
+            None,
+            Service::Echo,
+            format!("pid {} (started at {}): {}", incarnation.pid, secs(incarnation.started), incarnation.end),
+        );
+    }
+    for op in &history.simple {
+        let tally = findings.tally(op.door, op.service);
+        tally.attempted += 1;
+        if op.outcome.is_ok() {
+            tally.acknowledged += 1;
+        }
+        if let Some(wrong) = &op.wrong {
+            tally.order_violations += 1;
+            findings.violation(
+                "echo: wrong answer",
+                Some(op.door),
+                op.service,
+                format!("at {}: {wrong}", secs(op.ret)),
+            );
+        }
+    }
+
+    // When each door succeeded, per service.
+    let mut successes: BTreeMap<(Door, Service), Vec<Micros>> = BTreeMap::new();
+    let mut add = |door, service, at| successes.entry((door, service)).or_default().push(at);
+    for op in history.kv.iter().filter(|op| op.outcome.is_ok() && !op.final_read) {
+        add(op.door, Service::Kv, op.ret);
+    }
+    for op in history.users.iter().filter(|op| op.outcome.is_ok() && !op.final_read) {
+        add(op.door, Service::Users, op.ret);
+    }
+    for op in history.payments.iter().filter(|op| op.outcome.is_ok() && !op.recovery) {
+        add(op.door, Service::Payments, op.ret);
+    }
+    for op in history.simple.iter().filter(|op| op.outcome.is_ok()) {
+        add(op.door, op.service, op.ret);
+    }
+    for session in &history.chat_sessions {
+        add(session.door, Service::Chat, session.joined);
+    }
+    for session in &history.watches {
+        add(session.door, Service::Watch, session.established);
+    }
+    for times in successes.values_mut() {
+        times.sort_unstable();
+    }
+    for fault in &history.faults {
+        let until = (fault.end + RECOVERY).min(history.load_until);
+        if until.saturating_sub(fault.end) < RECOVERY / 3 {
+            continue; // the load stopped too soon after this fault to tell
+        }
+        for ((door, service), times) in &successes {
+            let first = times.partition_point(|t| *t < fault.end);
+            if times.get(first).is_none_or(|t| *t > until) {
+                findings.violation(
+                    "recovery: front door did not serve again",
+                    Some(*door),
+                    *service,
+                    format!(
+                        "after {} healed at {}, no {} {} operation succeeded until {}",
+                        fault.kind.label(),
+                        secs(fault.end),
+                        door.label(),
+                        service.label(),
+                        secs(until)
+                    ),
+                );
+            }
+        }
+    }
+}
