@@ -3,7 +3,7 @@
 //! (`/v1/health`, `/v1/health:watch`).
 //!
 //! The WebSocket is one more front door onto `ChatService`: each socket is an in-process
-//! `ChatService/Chat` call through the very layer stack of the gRPC port ([`crate::rest::call`]),
+//! `ChatService/Chat` call through the very layer stack of the gRPC port ([`crate::in_process`]),
 //! its request stream fed with the socket's text frames (proto3 JSON of `ChatRequest`) and its
 //! events written back as text frames (proto3 JSON of `ChatEvent`). Request id, access log,
 //! metrics, rate limit, auth, load shedding, stream idle timeout and drain therefore apply as
@@ -29,7 +29,7 @@ use prost_reflect::{DescriptorPool, MessageDescriptor};
 use tokio::sync::Semaphore;
 
 pub use self::{origin::OriginRule, panel::ServerStatus};
-use crate::{pb, rest::GrpcService, shutdown::Shutdown};
+use crate::{in_process::GrpcService, pb, shutdown::Shutdown};
 
 /// Why the web chat cannot be set up: only a broken build gets here.
 #[derive(Debug, thiserror::Error)]

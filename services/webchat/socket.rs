@@ -50,12 +50,10 @@ use tracing::Instrument as _;
 
 use super::WebChat;
 use crate::{
+    in_process::{self, Responses},
     middleware::request_id::REQUEST_ID_HEADER,
     pb::{self, chat_event::Event},
-    rest::{
-        call::{self, Responses},
-        errors, transcode,
-    },
+    rest::{errors, transcode},
 };
 
 /// The rpc every socket is.
@@ -228,7 +226,8 @@ impl Session {
         let (mut sink, stream) = socket.split();
         let (requests, request_frames) = mpsc::channel::<Result<Frame<Bytes>, Status>>(REQUEST_QUEUE);
         let body = tonic::body::Body::new(http_body_util::StreamBody::new(ReceiverStream::new(request_frames)));
-        let responses = call::start(&inner.grpc, CHAT_METHOD, self.metadata.clone(), body, self.local, self.peer).await;
+        let responses =
+            in_process::start(&inner.grpc, CHAT_METHOD, self.metadata.clone(), body, self.local, self.peer).await;
         let responses = match responses {
             Ok(responses) => responses,
             Err(status) => {
@@ -375,7 +374,7 @@ async fn read_requests(
             Message::Text(text) => match request_bytes(&descriptor, text.as_str()) {
                 Ok(request) => {
                     // A failed send means the call has ended; the writer reports how.
-                    let _ = requests.send(Ok(Frame::data(call::frame(&request)))).await;
+                    let _ = requests.send(Ok(Frame::data(in_process::frame(&request)))).await;
                     None
                 }
                 Err(status) => Some(status),
