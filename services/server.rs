@@ -488,7 +488,7 @@ const REST_HEARTBEAT: Duration = Duration::from_secs(15);
 /// server panel's feed (every health name, the member count).
 fn web_chat(
     config: &Config,
-    in_process: rest::GrpcService,
+    in_process: crate::in_process::GrpcService,
     health: &HealthRegistry,
     room: &Arc<ChatRoom>,
     shutdown: &Shutdown,

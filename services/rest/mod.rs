@@ -46,10 +46,10 @@ pub use self::{
     routes::{RouteError, RouteTable},
     serve::serve,
 };
-/// The in-process call path, under the name the web chat first used.
-pub use crate::in_process as call;
-pub use crate::in_process::GrpcService;
-use crate::{in_process, shutdown::Shutdown};
+use crate::{
+    in_process::{self, GrpcService},
+    shutdown::Shutdown,
+};
 
 /// Request headers passed on to the call as metadata.
 const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "idempotency-key", "x-request-id", "grpc-timeout"];
