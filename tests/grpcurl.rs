@@ -169,9 +169,11 @@ async fn describe_shows_proto_comments_and_well_known_types() {
     for needle in [
         "switchboard.v1.UserService is a service:",
         "// Creates a user.",
-        "rpc CreateUser ( .switchboard.v1.CreateUserRequest ) returns ( .switchboard.v1.User );",
+        "rpc CreateUser ( .switchboard.v1.CreateUserRequest ) returns ( .switchboard.v1.User ) {",
+        // Reflection carries the REST rules too: any transcoder can read them from the server.
+        r#"option (.google.api.http) = { post:"/v1/users" body:"user"  };"#,
         "// Returns one user by id.",
-        "rpc DeleteUser ( .switchboard.v1.DeleteUserRequest ) returns ( .google.protobuf.Empty );",
+        "rpc DeleteUser ( .switchboard.v1.DeleteUserRequest ) returns ( .google.protobuf.Empty ) {",
     ] {
         assert!(text.contains(needle), "describe UserService lacks {needle:?}: {run}");
     }
