@@ -81,9 +81,19 @@ pub fn check(history: &History, findings: &mut Findings) {
         .flat_map(|session| session.events.iter())
         .filter_map(|event| event.value.as_deref().map(|value| (event.key.as_str(), value)))
         .collect();
+    let keys = by_key.len();
+    let pending =
+        history.kv.iter().filter(|op| op.is_write() && op.outcome.as_ref().is_err_and(|f| !f.definite)).count();
+    let violations_before = findings.violations.len();
     for (key, ops) in by_key {
         check_key(key, &ops, &watched, &deadline, findings);
     }
+    findings.notes.push(format!(
+        "KV: {} operations on {keys} keys checked for linearizability, {pending} of them writes whose answer never came; \
+         {} violations",
+        history.kv.len(),
+        findings.violations.len() - violations_before
+    ));
 }
 
 fn check_key(

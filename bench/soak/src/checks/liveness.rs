@@ -10,6 +10,10 @@ use crate::history::{Door, History, Micros, Service};
 /// How long a front door may take to serve again after a fault is healed.
 pub const RECOVERY: Micros = 30_000_000;
 
+/// Open files a server may hold after the load beyond what it held when it started:
+/// connection pools (PostgreSQL, SQLite readers) that fill as the load goes.
+const FD_SLACK: u64 = 40;
+
 pub fn check(history: &History, findings: &mut Findings) {
     for incarnation in history.incarnations.iter().filter(|i| i.unexpected_end) {
         findings.violation(
@@ -18,6 +22,21 @@ pub fn check(history: &History, findings: &mut Findings) {
             Service::Echo,
             format!("pid {} (started at {}): {}", incarnation.pid, secs(incarnation.started), incarnation.end),
         );
+    }
+    // Connections cut, half-closed or left behind by clients must not leave descriptors
+    // behind: once the load has stopped, the server holds about what it held when it
+    // started (plus the engine pools it fills as it goes).
+    for incarnation in &history.incarnations {
+        if let (Some(ready), Some(after)) = (incarnation.fds_at_ready, incarnation.fds_after_load)
+            && after > (ready * 2).max(ready + FD_SLACK)
+        {
+            findings.violation(
+                "server: open files left behind",
+                None,
+                Service::Echo,
+                format!("pid {}: {ready} open files when ready, {after} once the load had stopped", incarnation.pid),
+            );
+        }
     }
     for op in &history.simple {
         let tally = findings.tally(op.door, op.service);

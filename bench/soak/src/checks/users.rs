@@ -136,9 +136,15 @@ pub fn check(history: &History, findings: &mut Findings) {
         );
     }
     let deadline = |op: &UserOp| pending_deadline(history, op.ret);
+    let (users, operations) = (by_id.len(), by_id.values().map(Vec::len).sum::<usize>());
+    let violations_before = findings.violations.len();
     for (id, ops) in by_id {
         check_user(id, &ops, &deadline, findings);
     }
+    findings.notes.push(format!(
+        "users: {operations} operations on {users} users checked for linearizability; {} violations",
+        findings.violations.len() - violations_before
+    ));
 }
 
 fn check_user(id: i64, ops: &[&UserOp], deadline: &dyn Fn(&UserOp) -> u64, findings: &mut Findings) {

@@ -30,7 +30,7 @@ pub async fn inject(ctx: &Ctx, fleet: &Fleet, kinds: &[FaultKind], until: Micros
     // a short run still sees every kind once and a long one sees each many times.
     let phase = until.saturating_sub(ctx.now());
     let share =
-        Duration::from_micros(phase / kinds.len().max(1) as u64).clamp(Duration::from_secs(2), Duration::from_secs(8));
+        Duration::from_micros(phase / kinds.len().max(1) as u64).clamp(Duration::from_secs(2), Duration::from_secs(5));
     // Rounds of every kind in a shuffled order. The first round always completes, even past
     // `until`, so a short run still sees every kind once; later ones stop at `until`.
     let mut rounds = 0;
