@@ -40,6 +40,7 @@ pub mod in_process;
 pub mod kv;
 #[cfg(feature = "server")]
 pub mod legacy;
+#[cfg(feature = "server")]
 pub mod listener;
 #[cfg(feature = "server")]
 pub mod metrics;
