@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Microseconds since the run's epoch.
 pub type Micros = u64;
@@ -26,7 +26,7 @@ impl Clock {
 }
 
 /// The front door an operation went through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Door {
     Grpc,
     Rest,
@@ -52,7 +52,7 @@ impl Door {
 }
 
 /// The service behind the door.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Service {
     Kv,
     Users,
@@ -78,7 +78,7 @@ impl Service {
 /// Why an operation did not succeed, as its client saw it. `status` is a short label for
 /// the error table (`UNAVAILABLE`, `HTTP 503`, `connection lost`, `client timeout`…);
 /// `message` is what the server said, if anything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub status: String,
     pub message: String,
@@ -100,14 +100,14 @@ impl Failure {
 
 // ---- key-value --------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvAction {
     Get,
     Set { value: String },
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvReply {
     /// A read: the value, or none (NOT_FOUND, `NULL`, 404).
     Value(Option<String>),
@@ -117,7 +117,7 @@ pub enum KvReply {
     Deleted { existed: bool },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KvOp {
     pub door: Door,
     pub client: u32,
@@ -138,7 +138,7 @@ impl KvOp {
 
 // ---- users ------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserAction {
     /// Every create has a username and e-mail of its own, so a user found later names the
     /// create that made it.
@@ -154,14 +154,14 @@ pub enum UserAction {
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserReply {
     User { id: i64, username: String },
     NotFound,
     Deleted,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserOp {
     pub door: Door,
     pub client: u32,
@@ -175,7 +175,7 @@ pub struct UserOp {
 }
 
 /// A user as the verifier's final listing shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserFinal {
     pub id: i64,
     pub username: String,
@@ -184,7 +184,7 @@ pub struct UserFinal {
 
 // ---- payments ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentSeen {
     pub id: String,
     pub amount_minor: i64,
@@ -194,7 +194,7 @@ pub struct PaymentSeen {
 
 /// One logical create under an idempotency key (the client library may send it several
 /// times, always with the same key).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentCreate {
     pub door: Door,
     pub client: u32,
@@ -207,7 +207,7 @@ pub struct PaymentCreate {
     pub recovery: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefundOp {
     pub door: Door,
     pub client: u32,
@@ -221,7 +221,7 @@ pub struct RefundOp {
 }
 
 /// A payment as a listing shows it; `description` carries the idempotency key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentFinal {
     pub id: String,
     pub description: String,
@@ -233,7 +233,7 @@ pub struct PaymentFinal {
 // ---- chat -------------------------------------------------------------------------------
 
 /// A message a member sent: its text is `m<n>`, numbered from 1 per session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatSay {
     pub door: Door,
     /// The sender's session name (unique per session).
@@ -243,7 +243,7 @@ pub struct ChatSay {
     pub outcome: Result<(), Failure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatSeen {
     /// A message; `sequence` is the room's number for it (gRPC only; telnet shows none).
     Message { sequence: Option<u64>, from: String, n: u64 },
@@ -256,7 +256,7 @@ pub enum ChatSeen {
 }
 
 /// Everything one member session received, in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatSession {
     pub door: Door,
     pub member: String,
@@ -270,7 +270,7 @@ pub struct ChatSession {
 
 // ---- watch ------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchSeen {
     pub at: Micros,
     pub key: String,
@@ -280,7 +280,7 @@ pub struct WatchSeen {
 
 /// One watch stream, from the moment the server had registered it (the response headers
 /// arrived) to its end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WatchSession {
     pub door: Door,
     pub client: u32,
@@ -293,7 +293,7 @@ pub struct WatchSession {
 // ---- other operations -------------------------------------------------------------------
 
 /// An operation checked on the spot (echo, ping, health): its answer was right or not.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimpleOp {
     pub door: Door,
     pub service: Service,
@@ -306,7 +306,7 @@ pub struct SimpleOp {
 
 // ---- the run ----------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum FaultKind {
     /// SIGKILL the server, start it again.
     Kill,
@@ -341,7 +341,7 @@ impl FaultKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fault {
     pub kind: FaultKind,
     pub start: Micros,
@@ -351,7 +351,7 @@ pub struct Fault {
 }
 
 /// One life of the server process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Incarnation {
     pub pid: u32,
     pub started: Micros,
@@ -371,8 +371,10 @@ pub struct Incarnation {
 }
 
 /// Everything one backend's run recorded.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct History {
+    /// Which setup ran (`SQLite`, `PostgreSQL + NATS`).
+    pub backend: String,
     pub kv: Vec<KvOp>,
     pub users: Vec<UserOp>,
     pub users_final: Vec<UserFinal>,

@@ -56,6 +56,9 @@ struct Args {
     /// fails, into the system's temporary directory unless this is given).
     #[arg(long)]
     history_dir: Option<PathBuf>,
+    /// Run only the checkers, on histories an earlier soak wrote (`--history-dir`).
+    #[arg(long, num_args = 1.., value_name = "HISTORY.json")]
+    recheck: Vec<PathBuf>,
 }
 
 #[tokio::main]
@@ -78,6 +81,19 @@ async fn main() -> ExitCode {
 }
 
 async fn soak(args: Args) -> anyhow::Result<bool> {
+    if !args.recheck.is_empty() {
+        let mut passed = true;
+        for path in &args.recheck {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let history =
+                serde_json::from_slice(&bytes).with_context(|| format!("{} is not a soak history", path.display()))?;
+            let outcome = run::Outcome { history, ..run::Outcome::default() };
+            let findings = switchboard_soak::checks::check_all(&outcome.history);
+            println!("{}", report::markdown(&outcome, &findings));
+            passed &= findings.passed();
+        }
+        return Ok(passed);
+    }
     let server_bin = match args.server_bin {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("switchboard"),

@@ -140,7 +140,7 @@ pub fn markdown(outcome: &Outcome, findings: &Findings) -> String {
     let _ = writeln!(
         out,
         "## {} — {:.0} s of load: {:.0} s quiet, {:.0} s of faults, {:.0} s quiet; then a SIGKILL, a restart and the final reads\n",
-        outcome.backend.label(),
+        outcome.history.backend,
         secs(history.load_until),
         secs(history.faults_from),
         secs(history.faults_until - history.faults_from),
@@ -284,7 +284,7 @@ pub fn markdown(outcome: &Outcome, findings: &Findings) -> String {
 pub fn json(outcome: &Outcome, findings: &Findings) -> Value {
     let history = &outcome.history;
     json!({
-        "backend": outcome.backend.label(),
+        "backend": outcome.history.backend,
         "passed": findings.passed(),
         "phases_s": {
             "faults_from": secs(history.faults_from),

@@ -70,11 +70,18 @@ pub fn check(history: &History, findings: &mut Findings) {
     for op in history.simple.iter().filter(|op| op.outcome.is_ok()) {
         add(op.door, op.service, op.ret);
     }
+    // A stream serves by being opened, and by delivering while it stays open.
     for session in &history.chat_sessions {
         add(session.door, Service::Chat, session.joined);
+        for (at, _) in &session.seen {
+            add(session.door, Service::Chat, *at);
+        }
     }
     for session in &history.watches {
         add(session.door, Service::Watch, session.established);
+        for event in &session.events {
+            add(session.door, Service::Watch, event.at);
+        }
     }
     for times in successes.values_mut() {
         times.sort_unstable();

@@ -221,8 +221,8 @@ pub struct Settings {
 }
 
 /// A finished soak of one backend.
+#[derive(Default)]
 pub struct Outcome {
-    pub backend: Backend,
     pub history: History,
     pub logs: server::LogTally,
     pub proxies: Vec<(String, u64, u64, u64, u64)>,
@@ -363,6 +363,7 @@ pub async fn soak(backend: Backend, settings: &Settings) -> anyhow::Result<Outco
     history.faults_until = faults_until;
     history.load_until = load_until;
     history.pending_slack = if backend == Backend::Postgres { 2_000_000 } else { 0 };
+    history.backend = backend.label().to_owned();
     let proxies = fleet
         .client_proxies()
         .into_iter()
@@ -388,5 +389,5 @@ pub async fn soak(backend: Backend, settings: &Settings) -> anyhow::Result<Outco
         schema.drop().await;
     }
     let _ = std::fs::remove_dir_all(&work);
-    Ok(Outcome { backend, history, logs, proxies })
+    Ok(Outcome { history, logs, proxies })
 }
