@@ -111,3 +111,36 @@ pub fn check(history: &History, findings: &mut Findings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Fault, FaultKind, WatchSeen, WatchSession};
+
+    fn run(watches: Vec<WatchSession>) -> Vec<&'static str> {
+        let fault = Fault { kind: FaultKind::ProxyCut, start: 1_000_000, end: 2_000_000, detail: String::new() };
+        let history = History { watches, faults: vec![fault], load_until: 60_000_000, ..History::default() };
+        let mut findings = Findings::default();
+        check(&history, &mut findings);
+        findings.violations.iter().map(|v| v.check).collect()
+    }
+
+    fn session(established: u64, events: &[u64]) -> WatchSession {
+        WatchSession {
+            door: Door::Grpc,
+            client: 1,
+            established,
+            ended: 60_000_000,
+            events: events.iter().map(|at| WatchSeen { at: *at, key: "k".into(), value: None }).collect(),
+            end: "stopped".into(),
+        }
+    }
+
+    #[test]
+    fn a_stream_that_keeps_delivering_has_recovered() {
+        // Opened before the fault, still delivering after it.
+        assert_eq!(run(vec![session(500_000, &[600_000, 5_000_000])]), Vec::<&str>::new());
+        // Opened before, silent ever after: that door never served again.
+        assert_eq!(run(vec![session(500_000, &[600_000])]), ["recovery: front door did not serve again"]);
+    }
+}
