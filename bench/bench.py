@@ -388,7 +388,7 @@ def rest_get(srv, o):
 
 # The REST rows: Switchboard's HTTP/JSON front door and the guide's Go server on the same
 # HTTP/1.1 JSON work, driven by the same wrk scripts (bench/wrk/), only the path differs.
-REST_PREFIX = {"switchboard": "/v1/users", "seed": "/api/users"}
+REST_PREFIX = {"switchboard": "/v1/users", "seed": "/api/users", "guide": "/api/users"}
 REST_USERS = 1000
 
 
@@ -545,6 +545,16 @@ def comparisons(o):
         (f"REST POST /v1/users (durable) vs seed POST /api/users, 50 conns, two {win:.0f} s windows", "rps", [
             ("switchboard-sqlite", lambda: switchboard("sqlite", http=True),
              rest_post(SB_HTTP, REST_PREFIX["switchboard"], win)),
+            ("seed-rest", lambda: seed("rest"), rest_post(SEED["rest"], REST_PREFIX["seed"], win)),
+        ], [("ratio", "switchboard-sqlite", "seed-rest", 5.0), ("flat", "switchboard-sqlite", 0.9)]),
+        # The guide's own endpoints on Switchboard (the same paths and shapes as the seed server).
+        ("guide GET /api/users/{id} vs seed, 50 conns, 1,000 users", "rps", [
+            ("switchboard", lambda: switchboard(http=True), rest_get_users(SB_HTTP, REST_PREFIX["guide"])),
+            ("seed-rest", lambda: seed("rest"), rest_get_users(SEED["rest"], REST_PREFIX["seed"])),
+        ], [("ratio", "switchboard", "seed-rest", 1.0)]),
+        (f"guide POST /api/users (durable) vs seed, 50 conns, two {win:.0f} s windows", "rps", [
+            ("switchboard-sqlite", lambda: switchboard("sqlite", http=True),
+             rest_post(SB_HTTP, REST_PREFIX["guide"], win)),
             ("seed-rest", lambda: seed("rest"), rest_post(SEED["rest"], REST_PREFIX["seed"], win)),
         ], [("ratio", "switchboard-sqlite", "seed-rest", 5.0), ("flat", "switchboard-sqlite", 0.9)]),
         # redis-aof-always: Redis made as durable as the sqlite rows (fsync before every reply).
