@@ -71,6 +71,14 @@ const ACCESS_TOKEN_PARAMETER: &str = "access_token";
 /// `ChatService` takes at most 4096 bytes of text; its JSON, even with every byte escaped as
 /// `\uXXXX`, stays well under this. A larger frame closes the socket with 1009.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Read buffer of a socket. Requests are small; a larger frame grows it as it arrives.
+/// (tungstenite's default, 128 KiB allocated up front per socket, made 1,000 idle members cost
+/// 225 MiB.)
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes of frames gathered before they are written to the socket: a batch of events
+/// ([`WRITE_BATCH`] at a time) goes out in one or a few writes; it also bounds what waits here
+/// while the client is not reading.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// Requests read ahead of the service; a client sending faster waits (TCP backpressure).
 const REQUEST_QUEUE: usize = 8;
 /// Edge errors (frames that are not requests) waiting to be written.
@@ -133,6 +141,8 @@ pub(super) async fn upgrade(State(chat): State<WebChat>, request: Request) -> Re
         .protocols([SUBPROTOCOL])
         .max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| async move {
             // Tracked, so the drain waits for the goodbye to be written.
