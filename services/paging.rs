@@ -156,3 +156,114 @@ mod tests {
         assert_eq!(items.len(), 3);
     }
 }
+
+/// Property tests (proptest) of page sizes and page tokens. Cases: 256 by default
+/// (`PROPTEST_CASES` for longer runs); failures are kept in `proptest-regressions/paging.txt`
+/// and replayed first.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const LIMITS: PageLimits = PageLimits { default: 50, max: 1000 };
+
+    fn parse(size: i32, token: &str, filter: &str) -> (Page, Violations) {
+        let mut violations = Violations::new();
+        let page = Page::parse(size, token, filter, LIMITS, &mut violations);
+        (page, violations)
+    }
+
+    /// The fields a page request was refused for.
+    fn refused_fields(violations: Violations) -> Vec<String> {
+        match violations.into_result() {
+            Ok(()) => Vec::new(),
+            Err(violations) => violations.iter().map(|(field, _)| field.to_string()).collect(),
+        }
+    }
+
+    /// Cursors as the services make them: keys, file names, ids, `nanos:id`.
+    fn cursor() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[0-9]{1,19}", "[0-9]{1,20}:pay_[a-f0-9]{8}", "\\PC{256}"]
+    }
+
+    proptest! {
+        /// The next page's token brings back the last item of the page, for the same filter.
+        #[test]
+        fn tokens_carry_the_cursor(
+            filter in any::<String>(),
+            cursor in cursor(),
+            size in 1i32..20,
+            extra in 1usize..5,
+        ) {
+            let (page, violations) = parse(size, "", &filter);
+            prop_assert!(refused_fields(violations).is_empty());
+            let size = usize::try_from(size).unwrap();
+            let mut items: Vec<String> = (0..size + extra).map(|i| format!("item{i}")).collect();
+            items[size - 1] = cursor.clone();
+            let token = page.finish(&mut items, Clone::clone);
+            prop_assert_eq!(items.len(), size);
+            let (next, violations) = parse(0, &token, &filter);
+            prop_assert!(refused_fields(violations).is_empty());
+            prop_assert_eq!(next.after, Some(cursor));
+        }
+
+        /// A page that holds everything left has no next page.
+        #[test]
+        fn the_last_page_has_no_token((size, count) in (1i32..50).prop_flat_map(|size| (Just(size), 0..=size as usize))) {
+            let (page, _) = parse(size, "", "");
+            let mut items: Vec<usize> = (0..count).collect();
+            prop_assert_eq!(page.finish(&mut items, usize::to_string), "");
+            prop_assert_eq!(items.len(), count);
+        }
+
+        /// A token made for one filter is refused for any other.
+        #[test]
+        fn tokens_are_bound_to_their_filter(
+            filter in any::<String>(),
+            other in any::<String>(),
+            cursor in cursor(),
+        ) {
+            prop_assume!(filter != other);
+            let token = encode(&scope_of(&filter), &cursor);
+            let (page, violations) = parse(10, &token, &other);
+            prop_assert_eq!(refused_fields(violations), ["page_token"]);
+            prop_assert_eq!(page.after, None, "a refused token starts nowhere");
+        }
+
+        /// Any token text at all: no panic, and either a page of this filter or a refusal of
+        /// the `page_token` field alone (INVALID_ARGUMENT), starting at the first page.
+        #[test]
+        fn any_token_is_a_page_or_invalid(
+            token in prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_-]{0,64}",
+                any::<String>().prop_map(|s| URL_SAFE_NO_PAD.encode(format!("v1.{s}"))),
+            ],
+            filter in any::<String>(),
+        ) {
+            let (page, violations) = parse(10, &token, &filter);
+            let refused = refused_fields(violations);
+            if refused.is_empty() {
+                // Accepted: it really was a token of this filter.
+                prop_assert!(token.is_empty() || encode(&scope_of(&filter), page.after.as_deref().unwrap()) == token);
+            } else {
+                prop_assert_eq!(refused, ["page_token"]);
+                prop_assert_eq!(page.after, None);
+            }
+        }
+
+        /// Page sizes: 0 is the default, larger than the maximum is the maximum, negative is
+        /// refused.
+        #[test]
+        fn page_sizes_are_normalised(size in any::<i32>()) {
+            let (page, violations) = parse(size, "", "");
+            let refused = refused_fields(violations);
+            match size {
+                n if n < 0 => prop_assert_eq!(refused, ["page_size"]),
+                0 => prop_assert_eq!(page.size, LIMITS.default),
+                n => prop_assert_eq!(page.size, usize::try_from(n).unwrap().min(LIMITS.max)),
+            }
+        }
+    }
+}

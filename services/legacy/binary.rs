@@ -326,3 +326,395 @@ mod tests {
         assert_eq!(encode_reply(&reply), b"\x00\x00\x00\x09\x11\x00\x05\x00\x04nope");
     }
 }
+
+/// Property tests (proptest) of the frame decoder, the call-frame payload and the reply
+/// encoding. Cases: 256 by default (`PROPTEST_CASES` for longer runs); failures are kept in
+/// `proptest-regressions/legacy/binary.txt` and replayed first.
+#[cfg(test)]
+mod fuzz {
+    use std::{convert::Infallible, time::Duration};
+
+    use proptest::prelude::*;
+    use tokio::{
+        io::{AsyncReadExt as _, AsyncWriteExt as _},
+        net::TcpListener,
+    };
+    use tonic::{body::Body, codegen::http};
+
+    use super::*;
+    use crate::legacy::lines::fuzz::Chunked;
+
+    fn settings() -> Settings {
+        Settings {
+            max_connections: 1,
+            max_connections_per_peer: 0,
+            idle_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_line_bytes: 1024,
+            frame_timeout: Duration::from_secs(10),
+            // Room for every frame of a stream at once (`decode_all` holds them all): these
+            // properties are about bytes, not waiting.
+            frame_buffer_bytes: (MAX_FRAMES + 1) * MAX_FRAME_LENGTH as usize,
+        }
+    }
+
+    /// Most whole frames in a generated stream.
+    const MAX_FRAMES: usize = 8;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    /// One piece of a binary stream.
+    #[derive(Debug, Clone)]
+    enum Piece {
+        Frame(u8, Vec<u8>),
+        /// A length field of 0: refused, the connection closes.
+        Empty,
+        /// A length field above the limit: refused, the connection closes.
+        TooLarge(u32),
+        /// The first bytes of a frame, then the stream ends.
+        Cut(u8, Vec<u8>, usize),
+    }
+
+    fn kind() -> impl Strategy<Value = u8> {
+        prop_oneof![4 => prop::sample::select(vec![ECHO, PING, PONG, DATA, CALL, REPLY]), 1 => any::<u8>()]
+    }
+
+    fn payload() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            8 => prop::collection::vec(any::<u8>(), 0..64),
+            1 => prop::collection::vec(any::<u8>(), 0..4096),
+            // The largest payload there is.
+            1 => Just(vec![7; MAX_FRAME_LENGTH as usize - 1]),
+        ]
+    }
+
+    /// Frames, and maybe one bad ending: a stream the decoder cannot go on with ends there.
+    fn stream() -> impl Strategy<Value = Vec<Piece>> {
+        let frames = prop::collection::vec((kind(), payload()).prop_map(|(k, p)| Piece::Frame(k, p)), 0..MAX_FRAMES);
+        let ending = prop_oneof![
+            3 => Just(None),
+            1 => Just(Some(Piece::Empty)),
+            1 => (MAX_FRAME_LENGTH + 1..=u32::MAX).prop_map(|n| Some(Piece::TooLarge(n))),
+            1 => (kind(), prop::collection::vec(any::<u8>(), 1..64), 0usize..64)
+                .prop_map(|(k, p, cut)| Some(Piece::Cut(k, p, cut))),
+        ];
+        (frames, ending).prop_map(|(mut pieces, ending)| {
+            pieces.extend(ending);
+            pieces
+        })
+    }
+
+    fn bytes_of(pieces: &[Piece]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Frame(kind, payload) => out.extend_from_slice(&encode(*kind, payload)),
+                Piece::Empty => out.extend_from_slice(&0u32.to_be_bytes()),
+                Piece::TooLarge(length) => out.extend_from_slice(&length.to_be_bytes()),
+                Piece::Cut(kind, payload, cut) => {
+                    let frame = encode(*kind, payload);
+                    out.extend_from_slice(&frame[..cut % frame.len()]);
+                }
+            }
+        }
+        out
+    }
+
+    /// What the decoder makes of a stream: its frames, then how it ended.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Ending {
+        Closed,
+        Empty,
+        TooLarge(u32),
+        Truncated,
+    }
+
+    fn decode_all(input: Vec<u8>, segments: Vec<usize>, budget: &Arc<FrameBudget>) -> (Vec<(u8, Vec<u8>)>, Ending) {
+        runtime().block_on(async {
+            let mut reader = BufReader::new(Chunked::new(input, segments));
+            let mut frames = Vec::new();
+            let mut held = 0;
+            let ending = loop {
+                match read_frame(&mut reader, &settings(), budget).await {
+                    Ok(Some(frame)) => {
+                        // A frame holds exactly its payload of the budget, until it is dropped.
+                        held += frame.payload.len();
+                        assert_eq!(budget.used.load(Ordering::Acquire), held);
+                        frames.push(frame);
+                    }
+                    Ok(None) => break Ending::Closed,
+                    Err(ConnectionError::Frame(FrameError::Empty)) => break Ending::Empty,
+                    Err(ConnectionError::Frame(FrameError::TooLarge(n))) => break Ending::TooLarge(n),
+                    Err(ConnectionError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        break Ending::Truncated;
+                    }
+                    Err(other) => panic!("unexpected error {other}"),
+                }
+            };
+            (frames.into_iter().map(|f| (f.kind, f.payload.to_vec())).collect(), ending)
+        })
+    }
+
+    /// The model: what the pieces say.
+    fn expected(pieces: &[Piece]) -> (Vec<(u8, Vec<u8>)>, Ending) {
+        let mut frames = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Frame(kind, payload) => frames.push((*kind, payload.clone())),
+                Piece::Empty => return (frames, Ending::Empty),
+                Piece::TooLarge(n) => return (frames, Ending::TooLarge(*n)),
+                Piece::Cut(_, _, cut) if cut % (5 + piece_len(piece)) == 0 => return (frames, Ending::Closed),
+                Piece::Cut(..) => return (frames, Ending::Truncated),
+            }
+        }
+        (frames, Ending::Closed)
+    }
+
+    fn piece_len(piece: &Piece) -> usize {
+        match piece {
+            Piece::Frame(_, payload) | Piece::Cut(_, payload, _) => payload.len(),
+            _ => 0,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Call frames
+
+    fn encode_call(call: &Call) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        out.put_u16(call.method.len() as u16);
+        out.extend_from_slice(call.method.as_bytes());
+        out.put_u16(call.metadata.len() as u16);
+        for (key, value) in &call.metadata {
+            out.put_u16(key.len() as u16);
+            out.extend_from_slice(key.as_bytes());
+            out.put_u16(value.len() as u16);
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.extend_from_slice(&call.message);
+        out.to_vec()
+    }
+
+    fn call() -> impl Strategy<Value = Call> {
+        (
+            prop_oneof!["/[a-zA-Z.]{1,12}/[A-Za-z]{1,8}", any::<String>()],
+            prop::collection::vec((any::<String>(), any::<String>()), 0..4),
+            prop::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(method, metadata, message)| Call { method, metadata, message: Bytes::from(message) })
+    }
+
+    /// A reply frame split back into its fields.
+    fn decode_reply(frame: &[u8]) -> (u8, u16, String, Vec<u8>) {
+        let length = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(length, frame.len() - 4, "the length field counts the type byte and the payload");
+        let code = u16::from_be_bytes([frame[5], frame[6]]);
+        let message_len = usize::from(u16::from_be_bytes([frame[7], frame[8]]));
+        let message = String::from_utf8(frame[9..9 + message_len].to_vec()).expect("the message stays UTF-8");
+        (frame[4], code, message, frame[9 + message_len..].to_vec())
+    }
+
+    /// Messages around the 64 KiB limit of the reply's message field, with characters of every
+    /// UTF-8 width where the cut falls.
+    fn reply_message() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            (65_530usize..65_540, prop::sample::select(vec!["é", "€", "😀", "a"]), 0usize..8)
+                .prop_map(|(n, wide, repeat)| format!("{}{}", "a".repeat(n), wide.repeat(repeat))),
+        ]
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The whole connection loop over TCP
+
+    /// A gateway whose stack is never reached: the methods named here are streaming or unknown.
+    fn gateway() -> GrpcGateway {
+        let service = tower::util::BoxCloneSyncService::new(tower::service_fn(|_: http::Request<Body>| async {
+            Ok::<_, Infallible>(http::Response::new(Body::empty()))
+        }));
+        GrpcGateway::new(service, &[crate::pb::FILE_DESCRIPTOR_SET]).unwrap()
+    }
+
+    /// The frames the server writes back for `pieces` (a call frame: only its status code).
+    fn expected_replies(pieces: &[Piece]) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        for piece in pieces {
+            let Piece::Frame(kind, payload) = piece else { break };
+            match *kind {
+                ECHO => out.push((ECHO, payload.clone())),
+                PING => out.push((PONG, Vec::new())),
+                CALL => {
+                    let code = match parse_call(Bytes::copy_from_slice(payload)) {
+                        Ok(_) => Code::Unimplemented,
+                        Err(_) => Code::InvalidArgument,
+                    };
+                    out.push((REPLY, (code as u16).to_be_bytes().to_vec()));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn split_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let length = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+            let (frame, rest) = bytes.split_at(4 + length);
+            let payload = if frame[4] == REPLY { frame[5..7].to_vec() } else { frame[5..].to_vec() };
+            out.push((frame[4], payload));
+            bytes = rest;
+        }
+        out
+    }
+
+    proptest! {
+        /// Frames cut into any segments decode to exactly the frames sent; a length of 0 or
+        /// above the limit, or a stream that ends inside a frame, is an error and not a panic;
+        /// every byte a frame took from the shared budget is given back.
+        #[test]
+        fn frames_decode_to_what_was_sent(
+            pieces in stream(),
+            segments in prop::collection::vec(1usize..5000, 1..6),
+        ) {
+            let budget = FrameBudget::new(settings().frame_buffer_bytes);
+            let decoded = decode_all(bytes_of(&pieces), segments, &budget);
+            prop_assert_eq!(decoded, expected(&pieces));
+            prop_assert_eq!(budget.used.load(Ordering::Acquire), 0, "budget leaked");
+        }
+
+        /// Any bytes at all: the decoder returns frames and then stops, without a panic, and
+        /// gives its budget back.
+        #[test]
+        fn any_bytes_decode_without_panicking(
+            input in prop::collection::vec(any::<u8>(), 0..512),
+            segments in prop::collection::vec(1usize..64, 1..6),
+        ) {
+            let budget = FrameBudget::new(settings().frame_buffer_bytes);
+            let (frames, _ending) = decode_all(input.clone(), segments, &budget);
+            let consumed: usize = frames.iter().map(|(_, payload)| 5 + payload.len()).sum();
+            prop_assert!(consumed <= input.len());
+            prop_assert_eq!(budget.used.load(Ordering::Acquire), 0, "budget leaked");
+        }
+
+        /// A call frame's payload parses back to the call it was made from.
+        #[test]
+        fn call_payloads_round_trip(call in call()) {
+            prop_assert_eq!(parse_call(Bytes::from(encode_call(&call))), Ok(call));
+        }
+
+        /// Any payload either parses, and then is exactly the encoding of what it parsed to
+        /// (nothing skipped or invented), or is refused with a reason; a payload cut anywhere
+        /// before its message is refused as truncated.
+        #[test]
+        fn any_call_payload_parses_exactly_or_is_refused(
+            payload in prop::collection::vec(any::<u8>(), 0..128),
+            call in call(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            if let Ok(parsed) = parse_call(Bytes::from(payload.clone())) {
+                prop_assert_eq!(encode_call(&parsed), payload);
+            }
+            let encoded = encode_call(&call);
+            let header = encoded.len() - call.message.len();
+            let cut = cut.index(header);
+            prop_assert!(matches!(
+                parse_call(Bytes::copy_from_slice(&encoded[..cut])),
+                Err(CallFrameError::Truncated(_))
+            ));
+        }
+
+        /// A reply frame carries the code, the message (cut at a character boundary to fit its
+        /// 16-bit length) and the response, and its length field is right.
+        #[test]
+        fn replies_encode_their_fields(
+            code in 0i32..=16,
+            message in reply_message(),
+            response in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let reply = Reply { code: Code::from_i32(code), message: message.clone(), response: Bytes::from(response.clone()) };
+            let (kind, decoded_code, decoded_message, decoded_response) = decode_reply(&encode_reply(&reply));
+            prop_assert_eq!(kind, REPLY);
+            prop_assert_eq!(i32::from(decoded_code), code);
+            prop_assert!(message.starts_with(&decoded_message));
+            prop_assert!(decoded_message.len() <= usize::from(u16::MAX));
+            if message.len() <= usize::from(u16::MAX) {
+                prop_assert_eq!(&decoded_message, &message);
+            } else {
+                // Cut as late as the character boundaries allow.
+                prop_assert!(decoded_message.len() > usize::from(u16::MAX) - 4);
+            }
+            prop_assert_eq!(decoded_response, response);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            // A TCP connection and a runtime per case: fewer cases by default.
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
+            ..ProptestConfig::default()
+        })]
+
+        /// The connection loop over TCP: echo frames come back as sent, a ping gets a pong,
+        /// data and unknown types get nothing, every call frame gets one reply (malformed:
+        /// INVALID_ARGUMENT), and a bad length or a cut frame closes the connection after
+        /// the replies to everything before it.
+        #[test]
+        fn the_connection_answers_every_frame_in_order(
+            pieces in stream(),
+            calls in prop::collection::vec(
+                prop_oneof![
+                    call().prop_map(|c| encode_call(&c)),
+                    Just(encode_call(&Call {
+                        method: "/switchboard.v1.KvService/Watch".into(),
+                        metadata: vec![],
+                        message: Bytes::new(),
+                    })),
+                    prop::collection::vec(any::<u8>(), 0..32),
+                ],
+                0..4,
+            ),
+            segments in prop::collection::vec(1usize..5000, 1..6),
+        ) {
+            // Call frames among the other frames, before any bad ending.
+            let mut pieces = pieces;
+            let at = pieces.iter().position(|p| !matches!(p, Piece::Frame(..))).unwrap_or(pieces.len());
+            for payload in calls {
+                pieces.insert(at.min(pieces.len()), Piece::Frame(CALL, payload));
+            }
+            let input = bytes_of(&pieces);
+            let output = runtime().block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = tokio::spawn(async move {
+                    let (stream, peer) = listener.accept().await.unwrap();
+                    let budget = FrameBudget::new(settings().frame_buffer_bytes);
+                    let _ = serve(stream, peer, &gateway(), &settings(), &budget).await;
+                    assert_eq!(budget.used.load(Ordering::Acquire), 0, "budget leaked");
+                });
+                let (mut read, mut write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+                let writer = tokio::spawn(async move {
+                    let mut at = 0;
+                    for size in segments.iter().cycle() {
+                        if at >= input.len() {
+                            break;
+                        }
+                        let end = input.len().min(at + size);
+                        write.write_all(&input[at..end]).await.unwrap();
+                        at = end;
+                        tokio::task::yield_now().await;
+                    }
+                    write.shutdown().await.unwrap();
+                });
+                let mut output = Vec::new();
+                read.read_to_end(&mut output).await.unwrap();
+                writer.await.unwrap();
+                server.await.unwrap();
+                output
+            });
+            prop_assert_eq!(split_frames(&output), expected_replies(&pieces));
+        }
+    }
+}

@@ -149,3 +149,220 @@ where
         }
     }
 }
+
+/// Property tests (proptest) of the telnet chat's lines, over TCP against a real room.
+/// Cases: 64 by default (`PROPTEST_CASES` for longer runs); failures are kept in
+/// `proptest-regressions/legacy/chat_text.txt` and replayed first.
+#[cfg(test)]
+mod fuzz {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use tokio::{
+        io::{AsyncReadExt as _, AsyncWriteExt as _},
+        net::{TcpListener, tcp::OwnedReadHalf},
+    };
+
+    use super::*;
+    use crate::chat::{
+        bus::LocalBus,
+        room::{MAX_NAME_CHARS, MAX_TEXT_BYTES},
+    };
+
+    const MAX_LINE: usize = MAX_TEXT_BYTES + 100;
+    const SENTINEL: &str = "that is all";
+
+    fn settings() -> Settings {
+        Settings {
+            max_connections: 1,
+            max_connections_per_peer: 0,
+            idle_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_line_bytes: MAX_LINE,
+            frame_timeout: Duration::from_secs(10),
+            frame_buffer_bytes: 1 << 20,
+        }
+    }
+
+    /// What the room must make of one line typed after joining.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Outcome {
+        Nothing,
+        /// Said to the room: this text.
+        Said(String),
+        /// The member list.
+        Users,
+        /// An `ERROR:` line to the sender alone.
+        Refused,
+    }
+
+    fn outcome(line: &[u8], crlf: bool) -> Outcome {
+        // A `\r` just before the `\n` is the terminator's, not the line's.
+        if line.len() > MAX_LINE + usize::from(!crlf && line.ends_with(b"\r")) {
+            return Outcome::Refused;
+        }
+        let Ok(text) = std::str::from_utf8(line) else { return Outcome::Refused };
+        match text.trim() {
+            "" => Outcome::Nothing,
+            "/users" => Outcome::Users,
+            text if text.len() > MAX_TEXT_BYTES || text.chars().any(|c| c.is_control() && c != '\t') => {
+                Outcome::Refused
+            }
+            text => Outcome::Said(text.to_owned()),
+        }
+    }
+
+    /// Lines a telnet user might type, and lines nobody should (no `\n` inside: that ends it).
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            6 => "[ \t]{0,2}[a-zA-Z0-9 \t\u{e9}\u{a0}\\[\\]*:.!?-]{0,24}[ \t]{0,2}\r?".prop_map(String::into_bytes),
+            1 => Just(b"/users".to_vec()),
+            1 => Just(b"  /users \r".to_vec()),
+            1 => prop::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..24),
+            1 => "[a-z]{1,4}[\u{0}-\u{8}\u{b}-\u{1f}\u{7f}\u{85}][a-z]{1,4}".prop_map(String::into_bytes),
+            1 => (MAX_TEXT_BYTES - 2..MAX_TEXT_BYTES + 3).prop_map(|n| vec![b'y'; n]),
+            1 => (MAX_LINE - 1..MAX_LINE + 3).prop_map(|n| vec![b'z'; n]),
+        ]
+        .prop_filter("not /quit", |line| std::str::from_utf8(line).map_or(true, |t| t.trim() != "/quit"))
+    }
+
+    /// Names the room refuses: empty, too long, or with a character outside the alphabet.
+    fn bad_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("admin] hi".to_owned()),
+            Just("*** mallory joined the chat ***".to_owned()),
+            Just("n".repeat(MAX_NAME_CHARS + 1)),
+            "[a-z]{0,3}[\\[\\]*:/<>!][a-z]{0,3}",
+        ]
+    }
+
+    async fn read_until(read: &mut OwnedReadHalf, output: &mut Vec<u8>, end: &[u8]) {
+        let reading = async {
+            while !output.windows(end.len()).any(|w| w == end) {
+                let mut chunk = [0; 4096];
+                let n = read.read(&mut chunk).await.unwrap();
+                assert!(
+                    n > 0,
+                    "closed before {:?}: {:?}",
+                    String::from_utf8_lossy(end),
+                    String::from_utf8_lossy(output)
+                );
+                output.extend_from_slice(&chunk[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), reading).await.expect("the server answers");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            // A TCP connection and a runtime per case: fewer cases by default.
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
+            ..ProptestConfig::default()
+        })]
+
+        /// Bad names get an error and the prompt again. After joining, each line the member
+        /// types is one message to the room (its trimmed text, in order, and nothing else),
+        /// the member list, nothing (blank), or an error line to the member alone; the member
+        /// sees its own messages in order and every error; `/quit` leaves.
+        #[test]
+        fn each_line_is_one_message_or_one_error(
+            bad_names in prop::collection::vec(bad_name(), 0..3),
+            lines in prop::collection::vec((line(), any::<bool>()), 0..24),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let room = ChatRoom::new(Arc::new(LocalBus::new(1024)));
+                let mut observer = room.join("observer").unwrap();
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = tokio::spawn({
+                    let room = Arc::clone(&room);
+                    async move {
+                        let (stream, _) = listener.accept().await.unwrap();
+                        serve(stream, &room, &settings()).await
+                    }
+                });
+                let (mut read, mut write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+
+                // The handshake.
+                let mut handshake = Vec::new();
+                for name in &bad_names {
+                    write.write_all(format!("{name}\r\n").as_bytes()).await.unwrap();
+                }
+                write.write_all(b"alice\r\n").await.unwrap();
+                let welcome = b"Welcome to the chat, alice!\nType your messages and press Enter to send.\n";
+                read_until(&mut read, &mut handshake, welcome).await;
+                let handshake = String::from_utf8(handshake).unwrap();
+                prop_assert_eq!(handshake.matches(PROMPT).count(), bad_names.len() + 1, "{}", handshake);
+                prop_assert_eq!(handshake.matches("ERROR: ").count(), bad_names.len(), "{}", handshake);
+
+                // The session, then a last message to know everything before it was handled.
+                let mut expected = Vec::new();
+                let mut input = Vec::new();
+                for (line, crlf) in &lines {
+                    expected.push(outcome(line, *crlf));
+                    input.extend_from_slice(line);
+                    input.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                }
+                input.extend_from_slice(format!("{SENTINEL}\n").as_bytes());
+                let writer = tokio::spawn(async move {
+                    write.write_all(&input).await.unwrap();
+                    write
+                });
+                let mut output = Vec::new();
+                read_until(&mut read, &mut output, format!("[alice] {SENTINEL}\n").as_bytes()).await;
+                let mut write = writer.await.unwrap();
+                write.write_all(b"/quit\n").await.unwrap();
+                read.read_to_end(&mut output).await.unwrap();
+                server.await.unwrap().unwrap();
+
+                let said: Vec<String> = expected
+                    .iter()
+                    .filter_map(|o| match o { Outcome::Said(text) => Some(text.clone()), _ => None })
+                    .chain([SENTINEL.to_owned()])
+                    .collect();
+                let output = String::from_utf8_lossy(&output).into_owned();
+                let lines_seen: Vec<&str> = output.lines().collect();
+                let echoed: Vec<String> =
+                    lines_seen.iter().filter_map(|l| l.strip_prefix("[alice] ").map(str::to_owned)).collect();
+                prop_assert_eq!(&echoed, &said, "{}", output);
+                let errors = lines_seen.iter().filter(|l| l.starts_with("ERROR: ")).count();
+                prop_assert_eq!(errors, expected.iter().filter(|o| **o == Outcome::Refused).count(), "{}", output);
+                let users = lines_seen.iter().filter(|l| **l == "Connected users:").count();
+                prop_assert_eq!(users, expected.iter().filter(|o| **o == Outcome::Users).count(), "{}", output);
+                for line in &lines_seen {
+                    let known = line.starts_with("[alice] ")
+                        || line.starts_with("ERROR: ")
+                        || line.starts_with("*** alice joined")
+                        || ["Connected users:", "  - alice", "  - observer", ""].contains(line);
+                    prop_assert!(known, "unexpected line {:?} in {}", line, output);
+                }
+
+                // What the room heard: the join, each message once and in order, the leave.
+                let mut heard = Vec::new();
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(10), observer.next_event()).await.unwrap() {
+                        Received::Event(delivered) => {
+                            let event = delivered.event.clone();
+                            let done = matches!(&event, RoomEvent::Left { name, .. } if name == "alice");
+                            heard.push(event);
+                            if done {
+                                break;
+                            }
+                        }
+                        other => prop_assert!(false, "the observer got {other:?}"),
+                    }
+                }
+                let mut room_expected = vec![
+                    RoomEvent::Joined { name: "observer".into() },
+                    RoomEvent::Joined { name: "alice".into() },
+                ];
+                room_expected.extend(said.into_iter().map(|text| RoomEvent::Message { from: "alice".into(), text }));
+                room_expected.push(RoomEvent::Left { name: "alice".into(), reason: LeaveReason::Quit });
+                prop_assert_eq!(heard, room_expected);
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -155,3 +155,153 @@ fn metadata(pairs: &[(String, String)]) -> Result<HeaderMap, Reply> {
     }
     Ok(metadata)
 }
+
+/// Property tests (proptest) of a call frame's method and metadata made into a call. Cases:
+/// 256 by default (`PROPTEST_CASES` for longer runs); failures are kept in
+/// `proptest-regressions/legacy/grpc_call.txt` and replayed first.
+#[cfg(test)]
+mod fuzz {
+    use std::{
+        convert::Infallible,
+        net::{Ipv4Addr, SocketAddr},
+    };
+
+    use http_body_util::BodyExt as _;
+    use proptest::prelude::*;
+    use tonic::codegen::http;
+    use tower::util::BoxCloneSyncService;
+
+    use super::*;
+
+    const UNARY: &str = "/switchboard.v1.EchoService/Echo";
+    const STREAMING: &str = "/switchboard.v1.KvService/Watch";
+
+    /// A stack that answers with the request's message bytes as its response body, as they
+    /// are (so a call frame's message is also the response the gateway reads), then OK.
+    fn stub() -> GrpcService {
+        BoxCloneSyncService::new(tower::service_fn(|request: http::Request<Body>| async move {
+            let body = request.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            let body = Full::new(body.slice(5..)).with_trailers(async move { Some(Ok::<_, Infallible>(trailers)) });
+            Ok::<_, Infallible>(http::Response::new(Body::new(body)))
+        }))
+    }
+
+    fn gateway() -> GrpcGateway {
+        GrpcGateway::new(stub(), &[crate::pb::FILE_DESCRIPTOR_SET]).unwrap()
+    }
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 1))
+    }
+
+    fn method() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => Just(UNARY.to_owned()),
+            1 => Just(UNARY[1..].to_owned()),
+            1 => Just(STREAMING.to_owned()),
+            1 => any::<String>(),
+            1 => "/[a-zA-Z.]{0,10}/[a-zA-Z]{0,6}",
+        ]
+    }
+
+    /// Metadata: mostly well-formed entries, some with keys or values HTTP cannot carry, some
+    /// with the keys the adapter reserves.
+    fn metadata() -> impl Strategy<Value = Vec<(String, String)>> {
+        let entry = prop_oneof![
+            4 => ("[xX]-[a-zA-Z0-9-]{1,8}", "[ -~]{0,16}"),
+            1 => (
+                prop::sample::select(vec!["grpc-timeout", "Content-Type", "te", "GRPC-STATUS"]).prop_map(str::to_owned),
+                "[a-z0-9]{0,4}",
+            ),
+            1 => (any::<String>(), any::<String>()),
+        ];
+        prop::collection::vec(entry, 0..4)
+    }
+
+    /// Keys of letters, digits and `-`, values of visible ASCII and spaces, no reserved key.
+    fn well_formed(metadata: &[(String, String)]) -> bool {
+        metadata.iter().all(|(key, value)| {
+            let key = key.to_ascii_lowercase();
+            !key.is_empty()
+                && !key.starts_with("grpc-")
+                && !matches!(key.as_str(), "content-type" | "te")
+                && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+        })
+    }
+
+    proptest! {
+        /// Any metadata is either carried whole (keys lower-cased, every value, in order) or
+        /// refused with INVALID_ARGUMENT; well-formed metadata is never refused, a reserved
+        /// key always is.
+        #[test]
+        fn metadata_is_carried_whole_or_refused(pairs in metadata()) {
+            match super::metadata(&pairs) {
+                Ok(map) => {
+                    let carried: Vec<(String, Vec<u8>)> =
+                        map.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect();
+                    let mut expected: Vec<(String, Vec<u8>)> =
+                        pairs.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes())).collect();
+                    // A HeaderMap groups the values of one name together, in order.
+                    let order: Vec<String> = {
+                        let mut names: Vec<String> = expected.iter().map(|(k, _)| k.clone()).collect();
+                        names.dedup();
+                        let mut seen = Vec::new();
+                        names.retain(|n| if seen.contains(n) { false } else { seen.push(n.clone()); true });
+                        names
+                    };
+                    expected.sort_by_key(|(k, _)| order.iter().position(|n| n == k));
+                    prop_assert_eq!(carried, expected);
+                }
+                Err(reply) => {
+                    prop_assert_eq!(reply.code, Code::InvalidArgument);
+                    prop_assert!(!well_formed(&pairs), "{pairs:?} refused: {}", reply.message);
+                }
+            }
+            let reserved = pairs.iter().any(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                k.starts_with("grpc-") || k == "content-type" || k == "te"
+            });
+            if reserved {
+                prop_assert!(super::metadata(&pairs).is_err());
+            }
+        }
+
+        /// Any call gets a reply with a status, never a panic or a hang: unknown and streaming
+        /// methods UNIMPLEMENTED (a name without its leading `/` is the same method), and a
+        /// well-formed call on a unary method exactly the response message.
+        #[test]
+        fn any_call_gets_a_reply_with_a_status(
+            method in method(),
+            metadata in metadata(),
+            message in prop::collection::vec(any::<u8>(), 0..64),
+            well_framed in any::<bool>(),
+            max_response in 0usize..80,
+        ) {
+            let sent = if well_framed { in_process::frame(&message).to_vec() } else { message.clone() };
+            let call = Call { method: method.clone(), metadata: metadata.clone(), message: Bytes::from(sent) };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let reply = runtime.block_on(gateway().call(call, addr(), addr(), Duration::from_secs(5), max_response));
+            let normalised = if method.starts_with('/') { method.clone() } else { format!("/{method}") };
+            if normalised != UNARY {
+                prop_assert_eq!(reply.code, Code::Unimplemented, "{}", reply.message);
+                return Ok(());
+            }
+            if !well_formed(&metadata) {
+                return Ok(());
+            }
+            if well_framed && message.len() <= max_response {
+                prop_assert_eq!((reply.code, reply.response), (Code::Ok, Bytes::from(message)), "{}", reply.message);
+            } else if well_framed {
+                prop_assert_eq!(reply.code, Code::ResourceExhausted, "{}", reply.message);
+            } else {
+                prop_assert!(
+                    matches!(reply.code, Code::Ok | Code::Internal | Code::ResourceExhausted),
+                    "{:?}: {}", reply.code, reply.message
+                );
+            }
+        }
+    }
+}

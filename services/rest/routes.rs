@@ -432,3 +432,197 @@ mod tests {
         }
     }
 }
+
+/// Property tests (proptest) of path templates and their matching. Cases: 256 by default
+/// (`PROPTEST_CASES` for longer runs); failures are kept in
+/// `proptest-regressions/rest/routes.txt` and replayed first.
+#[cfg(test)]
+mod fuzz {
+    use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What a client must escape in a path segment, at the least.
+    const MINIMAL: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b'/').add(b'?').add(b'#');
+
+    /// One segment of a generated template.
+    #[derive(Debug, Clone)]
+    enum Part {
+        Literal(String),
+        /// `{field}`, or `*` without a field.
+        One(Option<String>),
+    }
+
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[a-z_][a-z0-9_]{0,5}", 1 => "[a-z][a-z0-9]{0,3}\\.[a-z_][a-z0-9_]{0,3}"]
+    }
+
+    fn part() -> impl Strategy<Value = Part> {
+        prop_oneof![
+            2 => "[a-z0-9_.~-]{1,6}".prop_map(Part::Literal),
+            2 => field().prop_map(|f| Part::One(Some(f))),
+            1 => Just(Part::One(None)),
+        ]
+    }
+
+    /// A template: its parts, an optional final `{field=**}` (or `**`), an optional verb.
+    fn template() -> impl Strategy<Value = (Vec<Part>, Option<Option<String>>, Option<String>)> {
+        (
+            prop::collection::vec(part(), 0..5),
+            prop::option::of(prop::option::of(field())),
+            prop::option::of("[a-z]{1,6}"),
+        )
+            .prop_filter("at least one segment", |(parts, rest, _)| !parts.is_empty() || rest.is_some())
+    }
+
+    fn template_text(parts: &[Part], rest: &Option<Option<String>>, verb: &Option<String>) -> String {
+        let mut text = String::new();
+        for part in parts {
+            text.push('/');
+            match part {
+                Part::Literal(literal) => text.push_str(literal),
+                Part::One(Some(field)) => text.push_str(&format!("{{{field}}}")),
+                Part::One(None) => text.push('*'),
+            }
+        }
+        match rest {
+            Some(Some(field)) => text.push_str(&format!("/{{{field}=**}}")),
+            Some(None) => text.push_str("/**"),
+            None => {}
+        }
+        if let Some(verb) = verb {
+            text.push(':');
+            text.push_str(verb);
+        }
+        text
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        any::<String>().prop_filter("a segment is not empty", |s| !s.is_empty())
+    }
+
+    proptest! {
+        /// A path made from a template (any values, escaped strictly or minimally) matches it
+        /// and binds each variable to its value, decoded; a `**` variable binds its segments
+        /// joined by `/`.
+        #[test]
+        fn templates_match_their_paths_and_bind_the_values(
+            (parts, rest, verb) in template(),
+            values in prop::collection::vec(value(), 5),
+            rest_values in prop::collection::vec(value(), 1..4),
+            strict in any::<bool>(),
+        ) {
+            let text = template_text(&parts, &rest, &verb);
+            let template = PathTemplate::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            let set = if strict { NON_ALPHANUMERIC } else { MINIMAL };
+            let encode = |value: &str| utf8_percent_encode(value, set).to_string();
+            let mut path = String::new();
+            let mut expected = Vec::new();
+            for (part, value) in parts.iter().zip(&values) {
+                path.push('/');
+                match part {
+                    Part::Literal(literal) => path.push_str(literal),
+                    Part::One(field) => {
+                        path.push_str(&encode(value));
+                        if let Some(field) = field {
+                            expected.push((field.clone(), value.clone()));
+                        }
+                    }
+                }
+            }
+            if let Some(field) = &rest {
+                for value in &rest_values {
+                    path.push('/');
+                    path.push_str(&encode(value));
+                }
+                if let Some(field) = field {
+                    expected.push((field.clone(), rest_values.join("/")));
+                }
+            }
+            if let Some(verb) = &verb {
+                path.push(':');
+                path.push_str(verb);
+            }
+            prop_assert_eq!(template.matches(&path), Some(expected), "{} against {}", path, text);
+            prop_assert_eq!(template.variables().count(), template.matches(&path).unwrap().len());
+        }
+
+        /// A path with a literal changed, or a segment more or less (without `**`), does not match.
+        #[test]
+        fn other_paths_do_not_match(
+            (parts, verb) in (prop::collection::vec(part(), 1..5), prop::option::of("[a-z]{1,6}")),
+            change in any::<prop::sample::Index>(),
+            how in 0..3,
+        ) {
+            let text = template_text(&parts, &None, &verb);
+            let template = PathTemplate::parse(&text).unwrap();
+            let mut segments: Vec<String> = parts
+                .iter()
+                .map(|part| match part {
+                    Part::Literal(literal) => literal.clone(),
+                    Part::One(_) => "v".to_owned(),
+                })
+                .collect();
+            let at = change.index(segments.len());
+            let literals: Vec<usize> = (0..parts.len()).filter(|&i| matches!(parts[i], Part::Literal(_))).collect();
+            match how {
+                0 if !literals.is_empty() => segments[literals[change.index(literals.len())]].push('x'),
+                0 | 1 => segments.insert(at, "extra".to_owned()),
+                _ => {
+                    segments.remove(at);
+                }
+            }
+            let mut path = format!("/{}", segments.join("/"));
+            if let Some(verb) = &verb {
+                path.push(':');
+                path.push_str(verb);
+            }
+            prop_assert_eq!(template.matches(&path), None, "{} against {}", path, text);
+        }
+
+        /// Any template text: parsed or refused, never a panic; a parsed one binds only
+        /// identifier paths and matches any path without panicking.
+        #[test]
+        fn any_template_parses_or_is_refused(
+            text in prop_oneof![any::<String>(), "/[a-z{}=*:./]{0,24}"],
+            path in prop_oneof![any::<String>(), "/[a-z%0-9:/]{0,24}"],
+        ) {
+            if let Ok(template) = PathTemplate::parse(&text) {
+                prop_assert_eq!(template.as_str(), text.as_str());
+                for variable in template.variables() {
+                    prop_assert!(variable.split('.').all(is_ident), "{variable:?}");
+                }
+                if let Some(bound) = template.matches(&path) {
+                    prop_assert_eq!(bound.len(), template.variables().count());
+                }
+            }
+        }
+
+        /// Any method and path against the real route table: a route, 405 or 404, never a
+        /// panic; a route's bound variables are the fields its template names.
+        #[test]
+        fn any_request_path_finds_a_route_or_not(
+            method in prop::sample::select(vec!["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+            path in prop_oneof![
+                any::<String>(),
+                "/v1/(users|kv|payments|files|echo|ping|chat)(/[a-z0-9%:._-]{0,8}){0,4}(:[a-z]{1,6})?",
+            ],
+        ) {
+            static TABLE: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
+            let table = TABLE.get_or_init(|| {
+                let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap();
+                RouteTable::from_pool(&pool, &crate::server::SERVICE_NAMES).unwrap()
+            });
+            let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+            match table.find(&method, &path) {
+                Matched::Route(route, bound) => {
+                    let fields: Vec<&str> = bound.iter().map(|(field, _)| field.as_str()).collect();
+                    prop_assert_eq!(fields, route.template.variables().collect::<Vec<_>>());
+                }
+                Matched::WrongMethod(allowed) => prop_assert!(!allowed.is_empty() && !allowed.contains(&method)),
+                Matched::NotFound => {}
+            }
+        }
+    }
+}
