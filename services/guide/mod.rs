@@ -15,7 +15,7 @@ pub mod money;
 use std::net::SocketAddr;
 
 use axum::{
-    Extension, Json, Router,
+    Json, Router,
     extract::{Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -89,13 +89,24 @@ struct Caller {
     metadata: HeaderMap,
 }
 
-impl Caller {
-    fn new(info: &TcpConnectInfo, headers: &HeaderMap) -> Result<Self, Failure> {
-        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-        let metadata = crate::rest::metadata(headers).map_err(Failure::from)?;
-        Ok(Self { local: info.local_addr.unwrap_or(unknown), peer: info.remote_addr.unwrap_or(unknown), metadata })
-    }
+/// Every endpoint's first argument after its state: the addresses the listener recorded and the
+/// headers that become metadata (a bad deadline header is refused here).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = Failure;
 
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Failure> {
+        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+        let info = parts.extensions.get::<TcpConnectInfo>();
+        let metadata = crate::rest::metadata(&parts.headers).map_err(Failure::from)?;
+        Ok(Self {
+            local: info.and_then(|i| i.local_addr).unwrap_or(unknown),
+            peer: info.and_then(|i| i.remote_addr).unwrap_or(unknown),
+            metadata,
+        })
+    }
+}
+
+impl Caller {
     async fn call<Req: prost::Message, Reply: prost::Message + Default>(
         &self,
         guide: &Guide,
@@ -181,15 +192,7 @@ async fn welcome(headers: HeaderMap) -> Response {
 
 /// `{"status":"healthy"}` while the server is serving; 503 while it drains or its storage is
 /// down — the gRPC health check (`service: ""`) through the layers, as a probe would make it.
-async fn health(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match Caller::new(&info, &headers) {
-        Ok(caller) => caller,
-        Err(failure) => return failure.into_response(),
-    };
+async fn health(State(guide): State<Guide>, caller: Caller) -> Response {
     let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
     let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
     match caller
@@ -247,12 +250,7 @@ fn parse_id(id: &str) -> Result<i64, Failure> {
         .ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "invalid user ID").into())
 }
 
-async fn list_users(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
+async fn list_users(State(guide): State<Guide>, caller: Caller) -> Result<Response, Failure> {
     let (users, last) = page_users(&guide, &caller, "", 1000, 0, MAX_LISTED_USERS).await?;
     let mut response = Json(users).into_response();
     if let Some(last) = last {
@@ -300,11 +298,9 @@ struct SearchQuery {
 
 async fn search_users(
     State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
+    caller: Caller,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
     let Ok(Query(query)) = query else { return Err(json_error(StatusCode::BAD_REQUEST, "invalid query").into()) };
     let number = |text: Option<&str>, default: u32, name: &str| match text {
         None | Some("") => Ok(default),
@@ -339,13 +335,7 @@ async fn search_users(
     Ok(response)
 }
 
-async fn create_user(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
+async fn create_user(State(guide): State<Guide>, caller: Caller, body: Bytes) -> Result<Response, Failure> {
     let input: UserInput = parse_body(&body)?;
     let user = pb::User {
         username: input.username.unwrap_or_default(),
@@ -358,13 +348,7 @@ async fn create_user(
     Ok(with_request_id((StatusCode::CREATED, Json(GuideUser::from(created))).into_response(), &headers))
 }
 
-async fn get_user(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
+async fn get_user(State(guide): State<Guide>, caller: Caller, Path(id): Path<String>) -> Result<Response, Failure> {
     let id = parse_id(&id)?;
     let (user, headers): (pb::User, _) =
         caller.call(&guide, &format!("{USERS}/GetUser"), &pb::GetUserRequest { id }).await?;
@@ -374,12 +358,10 @@ async fn get_user(
 /// PUT changes the fields the body names (the guide's clients send them all).
 async fn update_user(
     State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
     let id = parse_id(&id)?;
     let input: UserInput = parse_body(&body)?;
     let mut paths = Vec::new();
@@ -406,13 +388,7 @@ async fn update_user(
     Ok(with_request_id(Json(GuideUser::from(updated)).into_response(), &headers))
 }
 
-async fn delete_user(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
+async fn delete_user(State(guide): State<Guide>, caller: Caller, Path(id): Path<String>) -> Result<Response, Failure> {
     let id = parse_id(&id)?;
     let ((), headers) =
         caller.call::<_, ()>(&guide, &format!("{USERS}/DeleteUser"), &pb::DeleteUserRequest { id }).await?;
@@ -513,13 +489,7 @@ fn minor_units(amount: &RawValue, currency: &str) -> Result<i64, Failure> {
     money::to_minor_units(amount.get(), currency, exponent).map_err(|e| money_error(&e))
 }
 
-async fn create_payment(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    let caller = Caller::new(&info, &headers)?;
+async fn create_payment(State(guide): State<Guide>, caller: Caller, body: Bytes) -> Result<Response, Failure> {
     let input: PaymentInput = parse_body(&body)?;
     let amount_minor = minor_units(&input.amount, &input.currency)?;
     let request = pb::CreatePaymentRequest {
@@ -533,16 +503,7 @@ async fn create_payment(
     Ok(with_request_id((StatusCode::CREATED, Json(GuidePayment::from(payment))).into_response(), &headers))
 }
 
-async fn get_payment(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let caller = match Caller::new(&info, &headers) {
-        Ok(caller) => caller,
-        Err(failure) => return failure.into_response(),
-    };
+async fn get_payment(State(guide): State<Guide>, caller: Caller, Path(id): Path<String>) -> Response {
     let path = format!("{PAYMENTS}/GetPayment");
     let request = pb::GetPaymentRequest { id: id.clone() };
     let result = in_process::unary::<_, pb::Payment>(
@@ -569,13 +530,8 @@ async fn get_payment(
 
 /// The guide's refund client sends no `Idempotency-Key`; one sent is honoured (a retry is then
 /// the same refund), and without one each request is a refund of its own, as in the guide.
-async fn refund(
-    State(guide): State<Guide>,
-    Extension(info): Extension<TcpConnectInfo>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    let mut caller = Caller::new(&info, &headers)?;
+async fn refund(State(guide): State<Guide>, caller: Caller, body: Bytes) -> Result<Response, Failure> {
+    let mut caller = caller;
     let input: RefundInput = parse_body(&body)?;
     let (payment, _): (pb::Payment, _) = caller
         .call(&guide, &format!("{PAYMENTS}/GetPayment"), &pb::GetPaymentRequest { id: input.transaction_id.clone() })
@@ -608,12 +564,8 @@ async fn refund(
 /// The guide's multipart upload (form field `file`), streamed into `FileService/Upload` as it
 /// arrives: never held whole, FileService's size limit and name rules (a name with a path in it
 /// is refused, not written somewhere), and the guide's answer line.
-async fn upload(State(guide): State<Guide>, Extension(info): Extension<TcpConnectInfo>, request: Request) -> Response {
+async fn upload(State(guide): State<Guide>, caller: Caller, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let caller = match Caller::new(&info, &parts.headers) {
-        Ok(caller) => caller,
-        Err(failure) => return failure.into_response(),
-    };
     let boundary = parts
         .headers
         .get(header::CONTENT_TYPE)
