@@ -8,6 +8,7 @@ pub mod child;
 pub mod grpcurl;
 pub mod npm;
 pub mod raw;
+pub mod tools;
 pub mod venv;
 
 use std::{net::SocketAddr, time::Duration};
