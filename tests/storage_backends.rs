@@ -359,17 +359,128 @@ async fn a_newer_schema_refuses_to_start_with_a_clear_message() {
     let backend = Backend::sqlite();
     backend.start().await.server.shutdown().await;
     let Backend::Sqlite(dir) = &backend else { unreachable!() };
-    let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    sqlx::query(
+    let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    conn.execute(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (9999, 'from the future', TRUE, x'00', 0)",
+        [],
     )
-    .execute(&mut conn)
-    .await
     .unwrap();
     drop(conn);
     let error = switchboard::server::start(backend.config()).await.err().expect("an older binary refuses");
     let message = error.to_string();
     assert!(message.contains("newer than this switchboard") && message.contains("upgrade"), "{message}");
+}
+
+/// The database and files a server of the previous release (commit 7ec856d, whose SQLite
+/// migrations and reads went through sqlx) left behind: two users, two keys, a payment
+/// refunded in part, each under an idempotency key, and a file. See
+/// tests/fixtures/sqlite_7ec856d/README.md.
+const PREVIOUS_RELEASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sqlite_7ec856d");
+/// The API key that release's server accepted by default; its account owns the payment.
+const PREVIOUS_RELEASE_API_KEY: &str = "sk_test_switchboard";
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else if entry.file_name() != "README.md" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// `version, description, success, checksum` of every migration the history records.
+fn migration_history(db: &std::path::Path) -> Vec<(i64, String, bool, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement =
+        conn.prepare("SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version").unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// An upgrade keeps everything: this release opens what the previous one wrote, reads it all
+/// back, honours its idempotency keys, and writes on; the migration history stays as it was
+/// (so the previous release can still open the database).
+#[tokio::test]
+async fn a_database_written_by_the_previous_release_opens_and_reads_back() {
+    let backend = Backend::sqlite();
+    let Backend::Sqlite(dir) = &backend else { unreachable!() };
+    copy_dir(std::path::Path::new(PREVIOUS_RELEASE), dir.path());
+    let db = dir.path().join("switchboard.db");
+    let history = migration_history(&db);
+    let mut config = backend.config();
+    config.payment_api_keys = vec![PREVIOUS_RELEASE_API_KEY.to_owned()];
+    let server = TestServer::start_with(config).await;
+
+    let mut users = server.users();
+    let ada = users.get_user(GetUserRequest { id: 1 }).await.unwrap().into_inner();
+    assert_eq!((ada.username.as_str(), ada.email.as_str(), ada.age), ("Ada", "Ada@Example.com", 36));
+    let listed = users.list_users(ListUsersRequest::default()).await.unwrap().into_inner();
+    let names: Vec<_> = listed.users.iter().map(|u| (u.id, u.username.as_str())).collect();
+    assert_eq!(names, [(1, "Ada"), (2, "bob")]);
+    let clash = users.create_user(new_user("Ada2", "ADA@example.com", 1)).await.unwrap_err();
+    assert_eq!(clash.code(), Code::AlreadyExists, "the old rows keep e-mails unique");
+    let carol = users.create_user(new_user("carol", "carol@example.com", 30)).await.unwrap().into_inner();
+    assert_eq!(carol.id, 3, "ids continue after the old ones");
+
+    let mut kv = server.kv();
+    assert_eq!(kv.get(GetRequest { key: "greeting".into() }).await.unwrap().into_inner().value, "hello world");
+    let keys =
+        kv.list_keys(ListKeysRequest { prefix: "user:".into(), ..Default::default() }).await.unwrap().into_inner().keys;
+    assert_eq!(keys, ["user:1:name"]);
+
+    let mut payments = server.payments();
+    let id = "pay_5f94cf87d81c4be9bf7c58830e1333fe";
+    let key = [("x-api-key", PREVIOUS_RELEASE_API_KEY)];
+    let got =
+        payments.get_payment(with_metadata(GetPaymentRequest { id: id.into() }, &key)).await.unwrap().into_inner();
+    assert_eq!((got.amount_minor, got.refunded_minor), (2500, 1000));
+    assert_eq!(got.status(), PaymentStatus::PartiallyRefunded);
+    let retry = CreatePaymentRequest {
+        amount_minor: 2500,
+        currency: "EUR".into(),
+        customer_id: "cus_ada".into(),
+        description: "fixture charge".into(),
+    };
+    let retry = with_metadata(retry, &[("x-api-key", PREVIOUS_RELEASE_API_KEY), ("idempotency-key", "fixture-key-1")]);
+    assert_eq!(payments.create_payment(retry).await.unwrap().into_inner(), got, "the old key replays");
+    let other = with_metadata(
+        charge(1, "cus_other"),
+        &[("x-api-key", PREVIOUS_RELEASE_API_KEY), ("idempotency-key", "fixture-key-1")],
+    );
+    assert_eq!(payments.create_payment(other).await.unwrap_err().code(), Code::InvalidArgument);
+    let refund_retry =
+        RefundPaymentRequest { payment_id: id.into(), amount_minor: 1000, reason: "fixture refund".into() };
+    let refund_retry = with_metadata(
+        refund_retry,
+        &[("x-api-key", PREVIOUS_RELEASE_API_KEY), ("idempotency-key", "fixture-refund-1")],
+    );
+    let replayed = payments.refund_payment(refund_retry).await.unwrap().into_inner();
+    assert_eq!(replayed.id, "re_d96cb71ad27d48b98525045dfc0f69b8");
+    let listed =
+        payments.list_payments(with_metadata(ListPaymentsRequest::default(), &key)).await.unwrap().into_inner();
+    assert_eq!(listed.payments, [got]);
+
+    let (info, content) = download(&server, "hello.txt").await.unwrap();
+    assert_eq!(
+        (info.content_type.as_str(), info.size, content.as_slice()),
+        ("text/plain", 21, &b"fixture file content\n"[..])
+    );
+    server.server.shutdown().await;
+
+    assert_eq!(migration_history(&db), history, "the history is the previous release's, untouched");
+    let fresh = Backend::sqlite();
+    fresh.start().await.server.shutdown().await;
+    let Backend::Sqlite(fresh_dir) = &fresh else { unreachable!() };
+    assert_eq!(
+        migration_history(&fresh_dir.path().join("switchboard.db")),
+        history,
+        "a new database records its migrations as the previous release did"
+    );
 }

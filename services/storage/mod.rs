@@ -68,6 +68,13 @@ pub struct UserPatch {
     pub age: Option<i32>,
 }
 
+impl UserFields {
+    /// The user these fields make, under the `id` the store gave it.
+    pub fn created(self, id: i64, now: SystemTime) -> UserRecord {
+        UserRecord { id, username: self.username, email: self.email, age: self.age, create_time: now, update_time: now }
+    }
+}
+
 impl UserRecord {
     /// The user with `patch` applied at `now`: every backend updates through this.
     pub fn apply(&mut self, patch: UserPatch, now: SystemTime) {
@@ -341,7 +348,7 @@ impl Engine {
         match self {
             Engine::Memory => Ok(()),
             Engine::Sqlite(db) => db.probe().await,
-            Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(sql::error),
+            Engine::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop).map_err(postgres::error),
         }
     }
 }

@@ -8,18 +8,19 @@
 //! calls get `UNAVAILABLE` quickly; its connections are re-established by themselves when it
 //! comes back.
 
-use std::{str::FromStr, time::Duration};
+use std::{borrow::Cow, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use sqlx::{
     PgPool, Postgres, Transaction,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    migrate::{MigrateError, Migration, MigrationType, Migrator},
+    postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow},
 };
 use tokio::sync::mpsc;
 
 use super::{
-    sql::{self, FILE_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS, RowExt, USER_COLUMNS, to_nanos},
+    sql::{self, Param, Query, RowExt, RowLock},
     *,
 };
 
@@ -46,7 +47,7 @@ impl PgDb {
             .connect_with(options)
             .await
             .map_err(|e| OpenError::Connect(e.to_string()))?;
-        sql::migrator(MIGRATIONS).run(&pool).await.map_err(sql::migrate_error)?;
+        migrator().run(&pool).await.map_err(migrate_error)?;
         tracing::info!("PostgreSQL storage open");
         Ok(Self { pool })
     }
@@ -56,8 +57,116 @@ impl PgDb {
     }
 
     async fn begin(&self) -> StorageResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(sql::error)
+        self.pool.begin().await.map_err(error)
     }
+}
+
+/// A migrator over the migrations compiled into the binary (`migrations/postgres/`), so a
+/// deployed binary carries its schema and needs no files beside it.
+fn migrator() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            MIGRATIONS
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+/// A migration failure as the operator should read it; above all, a database that a newer
+/// binary has migrated must not be used (or "fixed") by this older one.
+fn migrate_error(failure: MigrateError) -> OpenError {
+    match failure {
+        MigrateError::VersionMissing(version) => OpenError::SchemaNewer(version),
+        MigrateError::Execute(sqlx_error) => match error(sqlx_error) {
+            StorageError::Unavailable(detail) => OpenError::Connect(detail),
+            StorageError::Corrupt(detail) => OpenError::Migrate(detail),
+        },
+        other => OpenError::Migrate(other.to_string()),
+    }
+}
+
+/// Sorts an engine error: the engine being away (retry later) or something it said that
+/// this code does not understand.
+pub(super) fn error(error: sqlx::Error) -> StorageError {
+    use sqlx::Error as E;
+    match &error {
+        E::Database(db) => {
+            // Classes 08 connection, 53 resources, 57 operator intervention (shutdown), 40
+            // transaction rollback.
+            let code = db.code().unwrap_or_default();
+            if ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class)) {
+                StorageError::Unavailable(error.to_string())
+            } else {
+                StorageError::Corrupt(error.to_string())
+            }
+        }
+        E::RowNotFound
+        | E::TypeNotFound { .. }
+        | E::ColumnIndexOutOfBounds { .. }
+        | E::ColumnNotFound(_)
+        | E::ColumnDecode { .. }
+        | E::Decode(_)
+        | E::Encode(_) => StorageError::Corrupt(error.to_string()),
+        _ => StorageError::Unavailable(error.to_string()),
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl RowExt for PgRow {
+    fn int(&self, column: &str) -> Result<i64, StorageError> {
+        sqlx::Row::try_get(self, column).map_err(error)
+    }
+
+    fn text(&self, column: &str) -> Result<String, StorageError> {
+        sqlx::Row::try_get(self, column).map_err(error)
+    }
+}
+
+/// A shared [`Query`], bound for sqlx.
+fn bind<'q>(query: &'q Query<'_>) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+    query.params.iter().fold(sqlx::query(query.sql), |bound, param| match param {
+        Param::Int(value) => bound.bind(*value),
+        Param::Text(value) => bound.bind(value.as_deref()),
+    })
+}
+
+async fn execute<'e>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+    query: Query<'_>,
+) -> StorageResult<PgQueryResult> {
+    bind(&query).execute(executor).await.map_err(error)
+}
+
+async fn fetch_optional<'e, T>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+    query: Query<'_>,
+    decode: impl FnOnce(&dyn RowExt) -> StorageResult<T>,
+) -> StorageResult<Option<T>> {
+    bind(&query).fetch_optional(executor).await.map_err(error)?.as_ref().map(|row: &PgRow| decode(row)).transpose()
+}
+
+async fn fetch_all<'e, T>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+    query: Query<'_>,
+    decode: impl Fn(&dyn RowExt) -> StorageResult<T>,
+) -> StorageResult<Vec<T>> {
+    bind(&query).fetch_all(executor).await.map_err(error)?.iter().map(|row: &PgRow| decode(row)).collect()
 }
 
 fn limit(limit: usize) -> i64 {
@@ -69,93 +178,50 @@ fn limit(limit: usize) -> i64 {
 #[async_trait]
 impl UserStore for PgDb {
     async fn create(&self, fields: UserFields, now: SystemTime) -> Result<UserRecord, UserWriteError> {
-        let result = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO users (username, email, email_lower, username_lower, age, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-        )
-        .bind(&fields.username)
-        .bind(&fields.email)
-        .bind(fields.email.to_lowercase())
-        .bind(fields.username.to_lowercase())
-        .bind(i64::from(fields.age))
-        .bind(to_nanos(now))
-        .fetch_one(&self.pool)
-        .await;
-        match result {
-            Ok(id) => Ok(UserRecord {
-                id,
-                username: fields.username,
-                email: fields.email,
-                age: fields.age,
-                create_time: now,
-                update_time: now,
-            }),
-            Err(e) if sql::is_unique_violation(&e) => Err(UserWriteError::EmailTaken(fields.email)),
-            Err(e) => Err(sql::error(e).into()),
+        let inserted = bind(&sql::insert_user(&fields, now)).fetch_one(&self.pool).await;
+        match inserted {
+            Ok(row) => Ok(fields.created(row.int("id")?, now)),
+            Err(e) if is_unique_violation(&e) => Err(UserWriteError::EmailTaken(fields.email)),
+            Err(e) => Err(error(e).into()),
         }
     }
 
     async fn get(&self, id: i64) -> StorageResult<Option<UserRecord>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(sql::error)?;
-        row.as_ref().map(sql::user).transpose()
+        fetch_optional(&self.pool, sql::select_user(id, RowLock::None), sql::user).await
     }
 
     async fn list(&self, query: &str, after: i64, limit_to: usize) -> StorageResult<Vec<UserRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id > $1 \
-             AND ($2 = '' OR strpos(username_lower, $2) > 0 OR strpos(email_lower, $2) > 0) \
-             ORDER BY id LIMIT $3"
-        ))
-        .bind(after)
-        .bind(query)
-        .bind(limit(limit_to))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql::error)?;
-        rows.iter().map(sql::user).collect()
+        // PostgreSQL's alone: SQLite answers from its in-memory mirror.
+        let search = Query {
+            sql: concat!(
+                "SELECT ",
+                sql::user_columns!(),
+                " FROM users WHERE id > $1 \
+                 AND ($2 = '' OR strpos(username_lower, $2) > 0 OR strpos(email_lower, $2) > 0) ORDER BY id LIMIT $3"
+            ),
+            params: vec![after.into(), query.into(), limit(limit_to).into()],
+        };
+        fetch_all(&self.pool, search, sql::user).await
     }
 
     async fn update(&self, id: i64, patch: UserPatch, now: SystemTime) -> Result<UserRecord, UserWriteError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        let Some(row) = row else { return Err(UserWriteError::NotFound(id)) };
-        let mut user = sql::user(&row)?;
+        let current = fetch_optional(&mut *tx, sql::select_user(id, RowLock::ForUpdate), sql::user).await?;
+        let Some(mut user) = current else { return Err(UserWriteError::NotFound(id)) };
         user.apply(patch, now);
-        let result = sqlx::query(
-            "UPDATE users SET username = $1, email = $2, email_lower = $3, username_lower = $4, age = $5, \
-             update_time = $6 WHERE id = $7",
-        )
-        .bind(&user.username)
-        .bind(&user.email)
-        .bind(user.email.to_lowercase())
-        .bind(user.username.to_lowercase())
-        .bind(i64::from(user.age))
-        .bind(to_nanos(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await;
-        match result {
+        let updated = bind(&sql::update_user(&user)).execute(&mut *tx).await;
+        match updated {
             Ok(_) => {
-                tx.commit().await.map_err(sql::error)?;
+                tx.commit().await.map_err(error)?;
                 Ok(user)
             }
-            Err(e) if sql::is_unique_violation(&e) => Err(UserWriteError::EmailTaken(user.email)),
-            Err(e) => Err(sql::error(e).into()),
+            Err(e) if is_unique_violation(&e) => Err(UserWriteError::EmailTaken(user.email)),
+            Err(e) => Err(error(e).into()),
         }
     }
 
     async fn delete(&self, id: i64) -> StorageResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await.map_err(sql::error)?;
-        Ok(done.rows_affected() > 0)
+        Ok(execute(&self.pool, sql::delete_user(id)).await?.rows_affected() > 0)
     }
 }
 
@@ -168,7 +234,7 @@ impl KvStore for PgDb {
             .bind(key)
             .fetch_optional(&self.pool)
             .await
-            .map_err(sql::error)
+            .map_err(error)
     }
 
     async fn set(&self, key: &str, value: &str) -> StorageResult<bool> {
@@ -181,13 +247,11 @@ impl KvStore for PgDb {
         .bind(value)
         .fetch_one(&self.pool)
         .await
-        .map_err(sql::error)
+        .map_err(error)
     }
 
     async fn delete(&self, key: &str) -> StorageResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM kv WHERE key = $1").bind(key).execute(&self.pool).await.map_err(sql::error)?;
-        Ok(done.rows_affected() > 0)
+        Ok(execute(&self.pool, sql::delete_kv(key)).await?.rows_affected() > 0)
     }
 
     async fn list_keys(&self, prefix: &str, after: Option<&str>, limit_to: usize) -> StorageResult<Vec<String>> {
@@ -200,71 +264,30 @@ impl KvStore for PgDb {
         .bind(limit(limit_to))
         .fetch_all(&self.pool)
         .await
-        .map_err(sql::error)
+        .map_err(error)
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 
-/// Claims (account, key) for this request. `false`: the key was already used; the claim
-/// waits for a concurrent claimer's transaction to end, so the loser always sees the winner.
-async fn claim_key(
-    tx: &mut Transaction<'static, Postgres>,
-    account: &str,
-    key: &str,
-    fingerprint: &str,
-    kind: &str,
-    result_id: &str,
-) -> StorageResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO idempotency_keys (account, key, fingerprint, kind, result_id) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (account, key) DO NOTHING",
-    )
-    .bind(account)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(kind)
-    .bind(result_id)
-    .execute(&mut **tx)
-    .await
-    .map_err(sql::error)?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The earlier use of a key: `Ok(Some(result_id))` when it was for the same request.
-async fn earlier_use(
-    pool: &PgPool,
-    account: &str,
-    key: &str,
-    fingerprint: &str,
-    kind: &str,
-) -> StorageResult<Option<String>> {
-    let row = sqlx::query("SELECT fingerprint, kind, result_id FROM idempotency_keys WHERE account = $1 AND key = $2")
-        .bind(account)
-        .bind(key)
-        .fetch_optional(pool)
-        .await
-        .map_err(sql::error)?
-        .ok_or_else(|| StorageError::Corrupt(format!("idempotency key {key:?} vanished")))?;
-    if row.text("fingerprint")? == fingerprint && row.text("kind")? == kind {
-        Ok(Some(row.text("result_id")?))
-    } else {
-        Ok(None)
+impl PgDb {
+    /// Claims (account, key) for this request inside `tx`. `false`: the key was already used;
+    /// the claim waits for a concurrent claimer's transaction to end, so the loser always
+    /// sees the winner.
+    async fn claim_key(&self, tx: &mut Transaction<'static, Postgres>, claim: Query<'_>) -> StorageResult<bool> {
+        Ok(execute(&mut **tx, claim).await?.rows_affected() == 1)
     }
-}
 
-async fn payment_by_id<'e>(
-    executor: impl sqlx::Executor<'e, Database = Postgres>,
-    id: &str,
-    lock: bool,
-) -> StorageResult<Option<PaymentRecord>> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(executor)
-        .await
-        .map_err(sql::error)?;
-    row.as_ref().map(sql::payment).transpose()
+    /// The earlier use of a key another transaction claimed.
+    async fn earlier_use(&self, account: &str, key: &str) -> StorageResult<sql::KeyUse> {
+        fetch_optional(&self.pool, sql::select_key_use(account, key), sql::key_use)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("idempotency key {key:?} vanished")))
+    }
+
+    async fn payment(&self, id: &str) -> StorageResult<Option<PaymentRecord>> {
+        fetch_optional(&self.pool, sql::select_payment(id, RowLock::None), sql::payment).await
+    }
 }
 
 #[async_trait]
@@ -276,43 +299,22 @@ impl PaymentStore for PgDb {
         payment: PaymentRecord,
     ) -> StorageResult<Idempotent<PaymentRecord>> {
         let mut tx = self.begin().await?;
-        if claim_key(&mut tx, &payment.account, idempotency_key, fingerprint, "payment", &payment.id).await? {
-            let p = &payment;
-            sqlx::query(&format!(
-                "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ))
-            .bind(&p.id)
-            .bind(&p.account)
-            .bind(p.amount_minor)
-            .bind(&p.currency)
-            .bind(&p.customer_id)
-            .bind(&p.description)
-            .bind(sql::state_name(p.state))
-            .bind(p.refunded_minor)
-            .bind(&p.failure_code)
-            .bind(&p.failure_message)
-            .bind(to_nanos(p.create_time))
-            .bind(to_nanos(p.update_time))
-            .execute(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-            tx.commit().await.map_err(sql::error)?;
+        let claim = sql::claim_key(&payment.account, idempotency_key, fingerprint, "payment", &payment.id);
+        if self.claim_key(&mut tx, claim).await? {
+            execute(&mut *tx, sql::insert_payment(&payment)).await?;
+            tx.commit().await.map_err(error)?;
             return Ok(Idempotent::Created(payment));
         }
-        tx.rollback().await.map_err(sql::error)?;
-        match earlier_use(&self.pool, &payment.account, idempotency_key, fingerprint, "payment").await? {
-            Some(id) => {
-                let original = payment_by_id(&self.pool, &id, false).await?.ok_or_else(|| {
-                    StorageError::Corrupt(format!("idempotency record points at missing payment {id}"))
-                })?;
-                Ok(Idempotent::Replayed(original))
-            }
-            None => Ok(Idempotent::KeyReused),
+        tx.rollback().await.map_err(error)?;
+        let used = self.earlier_use(&payment.account, idempotency_key).await?;
+        if !used.is_same(fingerprint, "payment") {
+            return Ok(Idempotent::KeyReused);
         }
+        sql::replayed_payment(&used, self.payment(&used.result_id).await?)
     }
 
     async fn get(&self, account: &str, id: &str) -> StorageResult<Option<PaymentRecord>> {
-        Ok(payment_by_id(&self.pool, id, false).await?.filter(|p| p.account == account))
+        Ok(self.payment(id).await?.filter(|p| p.account == account))
     }
 
     async fn list(
@@ -322,24 +324,7 @@ impl PaymentStore for PgDb {
         after: Option<(SystemTime, String)>,
         limit_to: usize,
     ) -> StorageResult<Vec<PaymentRecord>> {
-        let (after_time, after_id) = match after {
-            Some((time, id)) => (Some(to_nanos(time)), Some(id)),
-            None => (None, None),
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE account = $1 AND ($2::text IS NULL OR customer_id = $2) \
-             AND ($3::bigint IS NULL OR (create_time, id) < ($3, $4::text)) \
-             ORDER BY create_time DESC, id DESC LIMIT $5"
-        ))
-        .bind(account)
-        .bind(customer_id)
-        .bind(after_time)
-        .bind(after_id)
-        .bind(limit(limit_to))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql::error)?;
-        rows.iter().map(sql::payment).collect()
+        fetch_all(&self.pool, sql::select_payments(account, customer_id, after.as_ref(), limit_to), sql::payment).await
     }
 
     async fn refund(
@@ -350,51 +335,31 @@ impl PaymentStore for PgDb {
         refund: NewRefund,
     ) -> StorageResult<RefundOutcome> {
         let mut tx = self.begin().await?;
-        if !claim_key(&mut tx, account, idempotency_key, fingerprint, "refund", &refund.id).await? {
-            tx.rollback().await.map_err(sql::error)?;
-            let Some(id) = earlier_use(&self.pool, account, idempotency_key, fingerprint, "refund").await? else {
+        let claim = sql::claim_key(account, idempotency_key, fingerprint, "refund", &refund.id);
+        if !self.claim_key(&mut tx, claim).await? {
+            tx.rollback().await.map_err(error)?;
+            let used = self.earlier_use(account, idempotency_key).await?;
+            if !used.is_same(fingerprint, "refund") {
                 return Ok(RefundOutcome::Done(Idempotent::KeyReused));
-            };
-            let row = sqlx::query(&format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1"))
-                .bind(&id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(sql::error)?;
-            let original = row.as_ref().map(sql::refund).transpose()?;
+            }
+            let original = fetch_optional(&self.pool, sql::select_refund(&used.result_id), sql::refund).await?;
             let payment = match &original {
-                Some(r) => payment_by_id(&self.pool, &r.payment_id, false).await?,
+                Some(r) => self.payment(&r.payment_id).await?,
                 None => None,
             };
-            return match (original, payment) {
-                (Some(r), Some(p)) => Ok(RefundOutcome::Done(Idempotent::Replayed((r, p)))),
-                _ => Err(StorageError::Corrupt(format!("idempotency record points at missing refund {id}"))),
-            };
+            return sql::replayed_refund(&used, original, payment);
         }
         // The row lock serialises refunds of one payment across every replica.
-        let payment = payment_by_id(&mut *tx, &refund.payment_id, true).await?;
+        let payment =
+            fetch_optional(&mut *tx, sql::select_payment(&refund.payment_id, RowLock::ForUpdate), sql::payment).await?;
         let (record, updated) = match refund.plan(payment.as_ref(), account) {
             Ok(planned) => planned,
             // Rolled back: a rejected refund does not use up its key.
             Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
         };
-        sqlx::query(&format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
-            .bind(&record.id)
-            .bind(&record.payment_id)
-            .bind(record.amount_minor)
-            .bind(&record.reason)
-            .bind(to_nanos(record.create_time))
-            .execute(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        sqlx::query("UPDATE payments SET state = $1, refunded_minor = $2, update_time = $3 WHERE id = $4")
-            .bind(sql::state_name(updated.state))
-            .bind(updated.refunded_minor)
-            .bind(to_nanos(updated.update_time))
-            .bind(&updated.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        tx.commit().await.map_err(sql::error)?;
+        execute(&mut *tx, sql::insert_refund(&record)).await?;
+        execute(&mut *tx, sql::update_refunded(&updated)).await?;
+        tx.commit().await.map_err(error)?;
         Ok(RefundOutcome::Done(Idempotent::Created((record, updated))))
     }
 }
@@ -421,7 +386,7 @@ impl PgUpload {
             .bind(data)
             .execute(&self.pool)
             .await
-            .map_err(sql::error)?;
+            .map_err(error)?;
         self.next_seq += 1;
         Ok(())
     }
@@ -435,7 +400,7 @@ impl Drop for PgUpload {
         let (pool, blob) = (self.pool.clone(), self.blob.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = sqlx::query("DELETE FROM file_chunks WHERE blob = $1").bind(blob).execute(&pool).await;
+                let _ = delete_chunks(&pool, &blob).await;
             });
         }
     }
@@ -457,40 +422,20 @@ impl FileUpload for PgUpload {
             let rest = self.pending.split();
             self.store_chunk(&rest).await?;
         }
-        let mut tx = self.pool.begin().await.map_err(sql::error)?;
+        let mut tx = self.pool.begin().await.map_err(error)?;
         // One commit per name at a time across replicas, so the old blob found is the one
         // replaced.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(&record.name)
             .execute(&mut *tx)
             .await
-            .map_err(sql::error)?;
-        let old = sqlx::query_scalar::<_, String>("SELECT blob FROM files WHERE name = $1")
-            .bind(&record.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        sqlx::query(
-            "INSERT INTO files (name, blob, size, content_type, sha256, create_time) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (name) DO UPDATE SET blob = $2, size = $3, content_type = $4, sha256 = $5, create_time = $6",
-        )
-        .bind(&record.name)
-        .bind(&self.blob)
-        .bind(i64::try_from(record.size).unwrap_or(i64::MAX))
-        .bind(&record.content_type)
-        .bind(&record.sha256)
-        .bind(to_nanos(record.create_time))
-        .execute(&mut *tx)
-        .await
-        .map_err(sql::error)?;
+            .map_err(error)?;
+        let old = fetch_optional(&mut *tx, sql::select_blob(&record.name), sql::blob).await?;
+        execute(&mut *tx, sql::upsert_file(&record, &self.blob)).await?;
         if let Some(old) = old {
-            sqlx::query("DELETE FROM file_chunks WHERE blob = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql::error)?;
+            delete_chunks(&mut *tx, &old).await?;
         }
-        tx.commit().await.map_err(sql::error)?;
+        tx.commit().await.map_err(error)?;
         self.committed = true;
         Ok(record)
     }
@@ -509,14 +454,9 @@ impl FileStore for PgDb {
     }
 
     async fn open(&self, name: &str) -> StorageResult<Option<(FileRecord, FileContent)>> {
-        let row = sqlx::query(&format!("SELECT blob, {FILE_COLUMNS} FROM files WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(sql::error)?;
-        let Some(row) = row else { return Ok(None) };
-        let record = sql::file(&row)?;
-        let blob = row.text("blob")?;
+        let Some((record, blob)) = fetch_optional(&self.pool, sql::select_file(name), sql::file_and_blob).await? else {
+            return Ok(None);
+        };
         let (chunks, content) = mpsc::channel::<StorageResult<Bytes>>(2);
         let (pool, size) = (self.pool.clone(), record.size);
         // One chunk row per query, so a download holds no connection while the client reads.
@@ -538,7 +478,7 @@ impl FileStore for PgDb {
                         Ok(Bytes::from(data))
                     }
                     Ok(None) => Err(StorageError::Unavailable("the file was replaced during the download".into())),
-                    Err(e) => Err(sql::error(e)),
+                    Err(e) => Err(error(e)),
                 };
                 let failed = item.is_err();
                 if chunks.send(item).await.is_err() || failed {
@@ -550,31 +490,19 @@ impl FileStore for PgDb {
     }
 
     async fn list(&self, after: Option<&str>, limit_to: usize) -> StorageResult<Vec<FileRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2"
-        ))
-        .bind(after)
-        .bind(limit(limit_to))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql::error)?;
-        rows.iter().map(sql::file).collect()
+        fetch_all(&self.pool, sql::select_files(after, limit_to), sql::file).await
     }
 
     async fn delete(&self, name: &str) -> StorageResult<bool> {
         let mut tx = self.begin().await?;
-        let blob = sqlx::query_scalar::<_, String>("DELETE FROM files WHERE name = $1 RETURNING blob")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        let Some(blob) = blob else { return Ok(false) };
-        sqlx::query("DELETE FROM file_chunks WHERE blob = $1")
-            .bind(blob)
-            .execute(&mut *tx)
-            .await
-            .map_err(sql::error)?;
-        tx.commit().await.map_err(sql::error)?;
+        let Some(blob) = fetch_optional(&mut *tx, sql::delete_file(name), sql::blob).await? else { return Ok(false) };
+        delete_chunks(&mut *tx, &blob).await?;
+        tx.commit().await.map_err(error)?;
         Ok(true)
     }
+}
+
+/// Deletes a blob's content.
+async fn delete_chunks<'e>(executor: impl sqlx::Executor<'e, Database = Postgres>, blob: &str) -> StorageResult<()> {
+    sqlx::query("DELETE FROM file_chunks WHERE blob = $1").bind(blob).execute(executor).await.map(drop).map_err(error)
 }

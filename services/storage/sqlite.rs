@@ -3,19 +3,24 @@
 //!
 //! Writes go through one writer thread that owns the only writing connection: it takes every
 //! write that is waiting (up to [`MAX_BATCH`]), runs them in one transaction (a write of
-//! several statements in a savepoint of its own, so it is all-or-nothing), commits once — one fsync for the whole batch — and only then answers each
-//! caller. So an acknowledged write is on disk, and many concurrent writers share fsyncs
-//! (group commit). One writer also makes every write atomic with respect to the others,
-//! which is what the invariants of [`super`] need.
+//! several statements in a savepoint of its own, so it is all-or-nothing), commits once — one
+//! fsync for the whole batch — and only then answers each caller. So an acknowledged write is
+//! on disk, and many concurrent writers share fsyncs (group commit). One writer also makes
+//! every write atomic with respect to the others, which is what the invariants of [`super`]
+//! need.
 //!
+//! Everything here speaks to SQLite through `rusqlite`, the one SQLite driver of the crate.
 //! The writer is a plain thread with a `rusqlite` connection and cached prepared statements,
 //! not an async sqlx connection: sqlx runs each SQLite statement on a worker thread of its
 //! own and hands it over through channels, and with four or five statements a write those
 //! hand-offs made the single writer CPU-bound at about 100 µs a write. On the writer's own
-//! thread a write costs a few µs of SQLite work and the fsync is shared.
-//! Migrations, start-up loading and the reads that do touch SQLite (payments, files) use
-//! sqlx, on a small pool of read-only connections that WAL lets proceed while the writer
-//! commits.
+//! thread a write costs a few µs of SQLite work and the fsync is shared. The same connection
+//! runs the migrations ([`migrations`], history compatible with what sqlx wrote) and the
+//! start-up loading before the thread takes it. The reads that do touch SQLite (payments,
+//! files, the probe) run on [`Readers`]: a few read-only connections used on the blocking
+//! pool, which WAL lets read a committed snapshot while the writer commits.
+//!
+//! The statements both engines run come from [`sql`]; [`execute`] and [`select`] bind them.
 //!
 //! Key-value entries and users are the hot path of the suite, so both tables are also held
 //! in memory (as Redis holds its dataset), loaded at start-up: `Get`/`ListKeys` and
@@ -24,29 +29,29 @@
 //! was told `OK` reads its own write. The cost is memory for those two datasets (values are
 //! bounded by `--kv-max-value-bytes`; a user is a few hundred bytes).
 
+mod migrations;
+
 use std::{
     collections::{BTreeMap, HashSet},
     path::{Path, PathBuf},
-    str::FromStr,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, params};
-use sqlx::{
-    ConnectOptions, Connection as _, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension,
+    types::{ToSqlOutput, ValueRef},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    sync::{mpsc, oneshot},
+    sync::{Semaphore, mpsc, oneshot},
 };
 
 use super::memory::{list_keys_in, list_users_in, lock};
 use super::{
-    sql::{self, FILE_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS, USER_COLUMNS, to_nanos},
+    sql::{self, Param, Query, RowExt, RowLock},
     *,
 };
 
@@ -59,8 +64,13 @@ const QUEUE: usize = 4096;
 const WRITER_STATEMENTS: usize = 64;
 /// The writer's page cache, in KiB.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// Read-only connections; a read beyond waits for one to be free, up to [`READ_WAIT`],
+/// then fails with UNAVAILABLE.
+const READERS: usize = 4;
+const READ_WAIT: Duration = Duration::from_secs(5);
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_CHUNK: usize = 64 * 1024;
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
 
 /// Called once the batch that ran a write has committed (`Ok`) or failed.
 type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
@@ -92,7 +102,7 @@ struct Writer {
 
 pub struct SqliteDb {
     writer: Writer,
-    read: SqlitePool,
+    readers: Readers,
     blobs: PathBuf,
     tmp: PathBuf,
     /// Every committed key-value entry (see the module docs).
@@ -118,55 +128,22 @@ impl SqliteDb {
             tokio::fs::create_dir_all(dir).await.map_err(io_error(dir))?;
         }
         let db_path = data_dir.join("switchboard.db");
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(connect_error)?
-            .filename(&db_path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit returns only after the WAL is fsynced — the durability promise.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
-            .disable_statement_logging();
-
-        let mut setup = options.connect().await.map_err(connect_error)?;
-        sql::migrator(MIGRATIONS).run(&mut setup).await.map_err(sql::migrate_error)?;
-
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(connect_error)?;
+        // Opening, migrating and loading are blocking work: off the runtime's threads.
+        let path = db_path.clone();
+        let (connection, kv, users, referenced) = tokio::task::spawn_blocking(move || {
+            let mut connection = open_writer(&path).map_err(connect_error)?;
+            migrations::run(&mut connection)?;
+            let (kv, users, referenced) = load(&connection).map_err(connect_error)?;
+            Ok::<_, OpenError>((connection, kv, users, referenced))
+        })
+        .await
+        .map_err(connect_error)??;
 
         // Leftovers of a crash: uploads that never completed, and blobs renamed into place
         // whose metadata never committed. Nothing refers to either.
-        let referenced: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT blob FROM files")
-            .fetch_all(&mut setup)
-            .await
-            .map_err(connect_error)?
-            .into_iter()
-            .collect();
         remove_unreferenced(&tmp, &HashSet::new()).await.map_err(io_error(&tmp))?;
         remove_unreferenced(&blobs, &referenced).await.map_err(io_error(&blobs))?;
 
-        let kv: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>("SELECT key, value FROM kv")
-            .fetch_all(&mut setup)
-            .await
-            .map_err(connect_error)?
-            .into_iter()
-            .collect();
-        let users = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users"))
-            .fetch_all(&mut setup)
-            .await
-            .map_err(connect_error)?
-            .iter()
-            .map(|row| sql::user(row).map(|user| (user.id, user)))
-            .collect::<Result<BTreeMap<_, _>, _>>()
-            .map_err(connect_error)?;
-        setup.close().await.map_err(connect_error)?;
-
-        let connection = open_writer(&db_path).map_err(connect_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -175,7 +152,7 @@ impl SqliteDb {
         tracing::info!(path = %db_path.display(), kv_entries = kv.len(), users = users.len(), "SQLite storage open");
         Ok(Self {
             writer: Writer { jobs },
-            read,
+            readers: Readers::new(db_path),
             blobs,
             tmp,
             kv: Arc::new(Mutex::new(kv)),
@@ -186,16 +163,34 @@ impl SqliteDb {
     /// Whether reads are answered and the writer thread takes writes. The write is empty, so
     /// its commit changes no page and costs no fsync.
     pub async fn probe(&self) -> StorageResult<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(sql::error)?;
+        self.readers.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(lite_error)).await?;
         self.writer.write(Statements::One, |_conn| Ok::<_, StorageError>(())).await
     }
 }
 
-/// The writing connection, with the settings the sqlx ones get from their options (WAL is
-/// a property of the file, already set by then; the rest are per connection).
+/// What start-up loads: every key-value entry, every user, and the blobs files point at.
+type Loaded = (BTreeMap<String, String>, BTreeMap<i64, UserRecord>, HashSet<String>);
+
+fn load(conn: &Connection) -> Result<Loaded, StorageError> {
+    let kv = conn
+        .prepare("SELECT key, value FROM kv")
+        .and_then(|mut statement| statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .map_err(lite_error)?;
+    let users = select_all(conn, &sql::select_all_users(), sql::user)?.into_iter().map(|u| (u.id, u)).collect();
+    let blobs = conn
+        .prepare("SELECT blob FROM files")
+        .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+        .map_err(lite_error)?;
+    Ok((kv, users, blobs))
+}
+
+/// The writing connection. It sets WAL (a property of the file, kept from then on) and
+/// `synchronous=FULL`: a commit returns only after the WAL is fsynced — the durability
+/// promise.
 fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // Pages the writer keeps in memory (KiB when negative); SQLite's default of 2 MiB made
@@ -206,8 +201,56 @@ fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// Sorts a SQLite error the way [`sql::error`] sorts sqlx's: the engine busy or out of
-/// resources (retry later), or something this code does not understand.
+/// Read-only connections for the reads that touch SQLite, opened as they are first needed
+/// and kept. A read runs on tokio's blocking pool, never on a runtime thread; at most
+/// [`READERS`] run at once. In WAL a reader sees the last commit and neither waits for the
+/// writer nor holds it up.
+struct Readers {
+    path: Arc<Path>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Readers {
+    fn new(path: PathBuf) -> Self {
+        Self { path: path.into(), idle: Arc::default(), permits: Arc::new(Semaphore::new(READERS)) }
+    }
+
+    async fn read<T, F>(&self, work: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
+    {
+        let permit = tokio::time::timeout(READ_WAIT, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| StorageError::Unavailable("every SQLite reader stayed busy".into()))?
+            .map_err(|_| StorageError::Unavailable("the SQLite readers are closed".into()))?;
+        let (path, idle) = (Arc::clone(&self.path), Arc::clone(&self.idle));
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let kept = lock(&idle).pop();
+            let conn = match kept {
+                Some(conn) => conn,
+                None => open_reader(&path).map_err(lite_error)?,
+            };
+            let result = work(&conn);
+            lock(&idle).push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("a SQLite read did not finish: {e}")))?
+    }
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(connection)
+}
+
+/// Sorts a SQLite error: the engine busy or out of resources (retry later), or something
+/// this code does not understand.
 fn lite_error(error: rusqlite::Error) -> StorageError {
     use rusqlite::ErrorCode as C;
     match &error {
@@ -229,35 +272,64 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
         if failure.extended_code == SQLITE_CONSTRAINT_UNIQUE || failure.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-/// A rusqlite row, decoded by the same functions as the sqlx rows of [`sql`].
-struct LiteRow<'a, 'r>(&'a rusqlite::Row<'r>);
-
-impl sql::RowExt for LiteRow<'_, '_> {
-    fn int(&self, column: &str) -> Result<i64, StorageError> {
-        self.0.get(column).map_err(lite_error)
-    }
-
-    fn text(&self, column: &str) -> Result<String, StorageError> {
-        self.0.get(column).map_err(lite_error)
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Param::Int(value) => value.to_sql(),
+            Param::Text(Some(text)) => Ok(ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))),
+            Param::Text(None) => Ok(ToSqlOutput::Owned(rusqlite::types::Value::Null)),
+        }
     }
 }
 
-/// The one row `sql` selects with `params`, if any, decoded by `decode`.
-fn select_one<T>(
+/// A rusqlite row, decoded by the same functions as PostgreSQL's.
+impl RowExt for rusqlite::Row<'_> {
+    fn int(&self, column: &str) -> Result<i64, StorageError> {
+        self.get(column).map_err(lite_error)
+    }
+
+    fn text(&self, column: &str) -> Result<String, StorageError> {
+        self.get(column).map_err(lite_error)
+    }
+}
+
+/// Runs one statement; the rows it changed.
+fn execute(conn: &Connection, query: &Query<'_>) -> rusqlite::Result<usize> {
+    conn.prepare_cached(query.sql)?.execute(rusqlite::params_from_iter(&query.params))
+}
+
+/// The one row `query` selects, if any, decoded by `decode`.
+fn select<T>(
     conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    decode: impl FnOnce(&LiteRow<'_, '_>) -> StorageResult<T>,
+    query: &Query<'_>,
+    decode: impl FnOnce(&dyn RowExt) -> StorageResult<T>,
 ) -> StorageResult<Option<T>> {
-    conn.prepare_cached(sql)
-        .and_then(|mut statement| statement.query_row(params, |row| Ok(decode(&LiteRow(row)))).optional())
+    conn.prepare_cached(query.sql)
+        .and_then(|mut statement| {
+            statement.query_row(rusqlite::params_from_iter(&query.params), |row| Ok(decode(row))).optional()
+        })
         .map_err(lite_error)?
         .transpose()
 }
 
-/// Runs one statement on the writer's connection; the rows it changed.
-fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
+/// Every row `query` selects, decoded by `decode`.
+fn select_all<T>(
+    conn: &Connection,
+    query: &Query<'_>,
+    decode: impl Fn(&dyn RowExt) -> StorageResult<T>,
+) -> StorageResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(query.sql).map_err(lite_error)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(&query.params)).map_err(lite_error)?;
+    let mut decoded = Vec::new();
+    while let Some(row) = rows.next().map_err(lite_error)? {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
+/// A statement of the writer's own (BEGIN, COMMIT, savepoints), without parameters.
+fn control(conn: &Connection, sql: &'static str) -> rusqlite::Result<()> {
+    execute(conn, &Query { sql, params: Vec::new() }).map(drop)
 }
 
 impl Writer {
@@ -343,19 +415,19 @@ fn run_writer(conn: Connection, mut queue: mpsc::Receiver<Job>) {
 
 fn run_batch(conn: &Connection, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) -> rusqlite::Result<()> {
     // IMMEDIATE: take the write lock now rather than at the first write.
-    execute(conn, "BEGIN IMMEDIATE", [])?;
+    control(conn, "BEGIN IMMEDIATE")?;
     for job in batch.drain(..) {
         let savepoint = job.statements == Statements::Several;
         if savepoint {
-            execute(conn, "SAVEPOINT write", [])?;
+            control(conn, "SAVEPOINT write")?;
         }
         let (ok, reply) = (job.run)(conn);
         replies.push(reply);
         if savepoint {
             if !ok {
-                execute(conn, "ROLLBACK TO write", [])?;
+                control(conn, "ROLLBACK TO write")?;
             }
-            execute(conn, "RELEASE write", [])?;
+            control(conn, "RELEASE write")?;
         }
         // Some failures (disk full, I/O errors) end the whole transaction. The writes after
         // must not run outside one, and those before were undone: the batch has failed.
@@ -366,7 +438,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>, replies: &mut Vec<Reply>) 
             ));
         }
     }
-    execute(conn, "COMMIT", [])?;
+    control(conn, "COMMIT")?;
     Ok(())
 }
 
@@ -380,33 +452,13 @@ impl UserStore for SqliteDb {
             .write_then(
                 Statements::One,
                 move |conn| {
-                    let inserted = conn
-                        .prepare_cached(
-                            "INSERT INTO users (username, email, email_lower, username_lower, age, create_time, \
-                             update_time) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-                        )
-                        .and_then(|mut statement| {
-                            statement.query_row(
-                                params![
-                                    fields.username,
-                                    fields.email,
-                                    fields.email.to_lowercase(),
-                                    fields.username.to_lowercase(),
-                                    i64::from(fields.age),
-                                    to_nanos(now)
-                                ],
-                                |row| row.get::<_, i64>(0),
-                            )
-                        });
+                    let insert = sql::insert_user(&fields, now);
+                    let inserted = conn.prepare_cached(insert.sql).and_then(|mut statement| {
+                        statement.query_row(rusqlite::params_from_iter(&insert.params), |row| row.get::<_, i64>(0))
+                    });
+                    drop(insert);
                     match inserted {
-                        Ok(id) => Ok(UserRecord {
-                            id,
-                            username: fields.username,
-                            email: fields.email,
-                            age: fields.age,
-                            create_time: now,
-                            update_time: now,
-                        }),
+                        Ok(id) => Ok(fields.created(id, now)),
                         Err(e) if is_unique_violation(&e) => Err(UserWriteError::EmailTaken(fields.email)),
                         Err(e) => Err(lite_error(e).into()),
                     }
@@ -432,27 +484,10 @@ impl UserStore for SqliteDb {
             .write_then(
                 Statements::One,
                 move |conn| {
-                    let current =
-                        select_one(conn, &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), [id], |row| {
-                            sql::user(row)
-                        })?;
+                    let current = select(conn, &sql::select_user(id, RowLock::None), sql::user)?;
                     let Some(mut user) = current else { return Err(UserWriteError::NotFound(id)) };
                     user.apply(patch, now);
-                    let updated = execute(
-                        conn,
-                        "UPDATE users SET username = $1, email = $2, email_lower = $3, username_lower = $4, age = $5, \
-                         update_time = $6 WHERE id = $7",
-                        params![
-                            user.username,
-                            user.email,
-                            user.email.to_lowercase(),
-                            user.username.to_lowercase(),
-                            i64::from(user.age),
-                            to_nanos(now),
-                            id
-                        ],
-                    );
-                    match updated {
+                    match execute(conn, &sql::update_user(&user)) {
                         Ok(_) => Ok(user),
                         Err(e) if is_unique_violation(&e) => Err(UserWriteError::EmailTaken(user.email)),
                         Err(e) => Err(lite_error(e).into()),
@@ -470,10 +505,7 @@ impl UserStore for SqliteDb {
         self.writer
             .write_then(
                 Statements::One,
-                move |conn| {
-                    let deleted = execute(conn, "DELETE FROM users WHERE id = $1", [id]).map_err(lite_error)?;
-                    Ok(deleted > 0)
-                },
+                move |conn| Ok(execute(conn, &sql::delete_user(id)).map_err(lite_error)? > 0),
                 move |&deleted: &bool| {
                     if deleted {
                         lock(&mirror).remove(&id);
@@ -485,6 +517,10 @@ impl UserStore for SqliteDb {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// Whether a key has a value (SQLite's alone: PostgreSQL's upsert says so itself).
+const KV_EXISTS: &str = "SELECT 1 FROM kv WHERE key = $1";
+const KV_UPSERT: &str = "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2";
 
 #[async_trait]
 impl KvStore for SqliteDb {
@@ -500,13 +536,10 @@ impl KvStore for SqliteDb {
             .write_then(
                 Statements::One,
                 move |conn| {
-                    let existed = select_one(conn, "SELECT 1 FROM kv WHERE key = $1", [&key], |_| Ok(()))?.is_some();
-                    execute(
-                        conn,
-                        "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
-                        [&key, &value],
-                    )
-                    .map_err(lite_error)?;
+                    let exists = Query { sql: KV_EXISTS, params: vec![Param::from(&key)] };
+                    let existed = select(conn, &exists, |_| Ok(()))?.is_some();
+                    let upsert = Query { sql: KV_UPSERT, params: vec![Param::from(&key), Param::from(&value)] };
+                    execute(conn, &upsert).map_err(lite_error)?;
                     Ok(existed)
                 },
                 move |_| {
@@ -523,10 +556,7 @@ impl KvStore for SqliteDb {
         self.writer
             .write_then(
                 Statements::One,
-                move |conn| {
-                    let deleted = execute(conn, "DELETE FROM kv WHERE key = $1", [&key]).map_err(lite_error)?;
-                    Ok(deleted > 0)
-                },
+                move |conn| Ok(execute(conn, &sql::delete_kv(&key)).map_err(lite_error)? > 0),
                 move |_| {
                     lock(&mirror).remove(&removed);
                 },
@@ -541,71 +571,8 @@ impl KvStore for SqliteDb {
 
 // ---------------------------------------------------------------------------------------------
 
-/// What an idempotency key was first used for.
-struct KeyUse {
-    fingerprint: String,
-    kind: String,
-    result_id: String,
-}
-
-fn key_use(conn: &Connection, account: &str, key: &str) -> StorageResult<Option<KeyUse>> {
-    use sql::RowExt;
-    select_one(
-        conn,
-        "SELECT fingerprint, kind, result_id FROM idempotency_keys WHERE account = $1 AND key = $2",
-        [account, key],
-        |row| {
-            Ok(KeyUse {
-                fingerprint: row.text("fingerprint")?,
-                kind: row.text("kind")?,
-                result_id: row.text("result_id")?,
-            })
-        },
-    )
-}
-
-fn record_key(
-    conn: &Connection,
-    account: &str,
-    key: &str,
-    fingerprint: &str,
-    kind: &str,
-    result_id: &str,
-) -> StorageResult<()> {
-    execute(
-        conn,
-        "INSERT INTO idempotency_keys (account, key, fingerprint, kind, result_id) VALUES ($1, $2, $3, $4, $5)",
-        [account, key, fingerprint, kind, result_id],
-    )
-    .map(drop)
-    .map_err(lite_error)
-}
-
 fn payment_by_id(conn: &Connection, id: &str) -> StorageResult<Option<PaymentRecord>> {
-    select_one(conn, &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"), [id], |row| sql::payment(row))
-}
-
-fn insert_payment(conn: &Connection, p: &PaymentRecord) -> StorageResult<()> {
-    execute(
-        conn,
-        &format!("INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
-        params![
-            p.id,
-            p.account,
-            p.amount_minor,
-            p.currency,
-            p.customer_id,
-            p.description,
-            sql::state_name(p.state),
-            p.refunded_minor,
-            p.failure_code,
-            p.failure_message,
-            to_nanos(p.create_time),
-            to_nanos(p.update_time)
-        ],
-    )
-    .map(drop)
-    .map_err(lite_error)
+    select(conn, &sql::select_payment(id, RowLock::None), sql::payment)
 }
 
 #[async_trait]
@@ -619,33 +586,25 @@ impl PaymentStore for SqliteDb {
         let (key, fingerprint) = (idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
             .write(Statements::Several, move |conn| {
-                if let Some(used) = key_use(conn, &payment.account, &key)? {
-                    if used.fingerprint != fingerprint || used.kind != "payment" {
+                // The writer is the only one: what it finds here cannot change before it commits.
+                if let Some(used) = select(conn, &sql::select_key_use(&payment.account, &key), sql::key_use)? {
+                    if !used.is_same(&fingerprint, "payment") {
                         return Ok(Idempotent::KeyReused);
                     }
-                    let original = payment_by_id(conn, &used.result_id)?.ok_or_else(|| {
-                        StorageError::Corrupt(format!(
-                            "idempotency record points at missing payment {}",
-                            used.result_id
-                        ))
-                    })?;
-                    return Ok(Idempotent::Replayed(original));
+                    return sql::replayed_payment(&used, payment_by_id(conn, &used.result_id)?);
                 }
-                record_key(conn, &payment.account, &key, &fingerprint, "payment", &payment.id)?;
-                insert_payment(conn, &payment)?;
+                let claim = sql::claim_key(&payment.account, &key, &fingerprint, "payment", &payment.id);
+                execute(conn, &claim).map_err(lite_error)?;
+                execute(conn, &sql::insert_payment(&payment)).map_err(lite_error)?;
                 Ok(Idempotent::Created(payment))
             })
             .await
     }
 
     async fn get(&self, account: &str, id: &str) -> StorageResult<Option<PaymentRecord>> {
-        let row = sqlx::query(&format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND account = $2"))
-            .bind(id)
-            .bind(account)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(sql::error)?;
-        row.as_ref().map(sql::payment).transpose()
+        let id = id.to_owned();
+        let payment = self.readers.read(move |conn| payment_by_id(conn, &id)).await?;
+        Ok(payment.filter(|p| p.account == account))
     }
 
     async fn list(
@@ -655,24 +614,13 @@ impl PaymentStore for SqliteDb {
         after: Option<(SystemTime, String)>,
         limit: usize,
     ) -> StorageResult<Vec<PaymentRecord>> {
-        let (after_time, after_id) = match after {
-            Some((time, id)) => (Some(to_nanos(time)), Some(id)),
-            None => (None, None),
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE account = $1 AND ($2 IS NULL OR customer_id = $2) \
-             AND ($3 IS NULL OR create_time < $3 OR (create_time = $3 AND id < $4)) \
-             ORDER BY create_time DESC, id DESC LIMIT $5"
-        ))
-        .bind(account)
-        .bind(customer_id)
-        .bind(after_time)
-        .bind(after_id)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.read)
-        .await
-        .map_err(sql::error)?;
-        rows.iter().map(sql::payment).collect()
+        let (account, customer_id) = (account.to_owned(), customer_id.map(str::to_owned));
+        self.readers
+            .read(move |conn| {
+                let query = sql::select_payments(&account, customer_id.as_deref(), after.as_ref(), limit);
+                select_all(conn, &query, sql::payment)
+            })
+            .await
     }
 
     async fn refund(
@@ -685,57 +633,26 @@ impl PaymentStore for SqliteDb {
         let (account, key, fingerprint) = (account.to_owned(), idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
             .write(Statements::Several, move |conn| {
-                if let Some(used) = key_use(conn, &account, &key)? {
-                    if used.fingerprint != fingerprint || used.kind != "refund" {
+                if let Some(used) = select(conn, &sql::select_key_use(&account, &key), sql::key_use)? {
+                    if !used.is_same(&fingerprint, "refund") {
                         return Ok(RefundOutcome::Done(Idempotent::KeyReused));
                     }
-                    let original = select_one(
-                        conn,
-                        &format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1"),
-                        [&used.result_id],
-                        |row| sql::refund(row),
-                    )?;
+                    let original = select(conn, &sql::select_refund(&used.result_id), sql::refund)?;
                     let payment = match &original {
                         Some(r) => payment_by_id(conn, &r.payment_id)?,
                         None => None,
                     };
-                    return match (original, payment) {
-                        (Some(r), Some(p)) => Ok(RefundOutcome::Done(Idempotent::Replayed((r, p)))),
-                        _ => Err(StorageError::Corrupt(format!(
-                            "idempotency record points at missing refund {}",
-                            used.result_id
-                        ))),
-                    };
+                    return sql::replayed_refund(&used, original, payment);
                 }
                 let payment = payment_by_id(conn, &refund.payment_id)?;
                 let (record, updated) = match refund.plan(payment.as_ref(), &account) {
                     Ok(planned) => planned,
                     Err(rejection) => return Ok(RefundOutcome::Rejected(rejection)),
                 };
-                record_key(conn, &account, &key, &fingerprint, "refund", &record.id)?;
-                execute(
-                    conn,
-                    &format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
-                    params![
-                        record.id,
-                        record.payment_id,
-                        record.amount_minor,
-                        record.reason,
-                        to_nanos(record.create_time)
-                    ],
-                )
-                .map_err(lite_error)?;
-                execute(
-                    conn,
-                    "UPDATE payments SET state = $1, refunded_minor = $2, update_time = $3 WHERE id = $4",
-                    params![
-                        sql::state_name(updated.state),
-                        updated.refunded_minor,
-                        to_nanos(updated.update_time),
-                        updated.id
-                    ],
-                )
-                .map_err(lite_error)?;
+                execute(conn, &sql::claim_key(&account, &key, &fingerprint, "refund", &record.id))
+                    .map_err(lite_error)?;
+                execute(conn, &sql::insert_refund(&record)).map_err(lite_error)?;
+                execute(conn, &sql::update_refunded(&updated)).map_err(lite_error)?;
                 Ok(RefundOutcome::Done(Idempotent::Created((record, updated))))
             })
             .await
@@ -794,24 +711,8 @@ impl FileUpload for SqliteUpload {
         let replaced: Option<String> = self
             .writer
             .write(Statements::One, move |conn| {
-                let old = select_one(conn, "SELECT blob FROM files WHERE name = $1", [&meta.name], |row| {
-                    sql::RowExt::text(row, "blob")
-                })?;
-                execute(
-                    conn,
-                    "INSERT INTO files (name, blob, size, content_type, sha256, create_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET blob = $2, size = $3, \
-                     content_type = $4, sha256 = $5, create_time = $6",
-                    params![
-                        meta.name,
-                        blob,
-                        i64::try_from(meta.size).unwrap_or(i64::MAX),
-                        meta.content_type,
-                        meta.sha256,
-                        to_nanos(meta.create_time)
-                    ],
-                )
-                .map_err(lite_error)?;
+                let old = select(conn, &sql::select_blob(&meta.name), sql::blob)?;
+                execute(conn, &sql::upsert_file(&meta, &blob)).map_err(lite_error)?;
                 Ok::<_, StorageError>(old)
             })
             .await
@@ -843,14 +744,9 @@ impl FileStore for SqliteDb {
     }
 
     async fn open(&self, name: &str) -> StorageResult<Option<(FileRecord, FileContent)>> {
-        let row = sqlx::query(&format!("SELECT blob, {FILE_COLUMNS} FROM files WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(sql::error)?;
-        let Some(row) = row else { return Ok(None) };
-        let record = sql::file(&row)?;
-        let blob = sql::RowExt::text(&row, "blob")?;
+        let name = name.to_owned();
+        let found = self.readers.read(move |conn| select(conn, &sql::select_file(&name), sql::file_and_blob)).await?;
+        let Some((record, blob)) = found else { return Ok(None) };
         let mut file = match tokio::fs::File::open(self.blobs.join(blob)).await {
             Ok(file) => file,
             // Replaced or deleted between the lookup and the open.
@@ -880,27 +776,14 @@ impl FileStore for SqliteDb {
     }
 
     async fn list(&self, after: Option<&str>, limit: usize) -> StorageResult<Vec<FileRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE ($1 IS NULL OR name > $1) ORDER BY name LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.read)
-        .await
-        .map_err(sql::error)?;
-        rows.iter().map(sql::file).collect()
+        let after = after.map(str::to_owned);
+        self.readers.read(move |conn| select_all(conn, &sql::select_files(after.as_deref(), limit), sql::file)).await
     }
 
     async fn delete(&self, name: &str) -> StorageResult<bool> {
         let name = name.to_owned();
-        let blob = self
-            .writer
-            .write(Statements::One, move |conn| {
-                select_one(conn, "DELETE FROM files WHERE name = $1 RETURNING blob", [&name], |row| {
-                    sql::RowExt::text(row, "blob")
-                })
-            })
-            .await?;
+        let blob =
+            self.writer.write(Statements::One, move |conn| select(conn, &sql::delete_file(&name), sql::blob)).await?;
         match blob {
             Some(blob) => {
                 let _ = tokio::fs::remove_file(self.blobs.join(blob)).await;
