@@ -10,9 +10,13 @@ use std::collections::BTreeMap;
 use super::{Findings, secs};
 use crate::history::{Door, Failure, History, Micros, Service, UserAction};
 
-/// Whether a failure status tells the client plainly that the write did not happen and
-/// may be retried.
+/// Whether a failure status tells the client plainly what happened: the write did not happen
+/// and may be retried, or the request itself was refused for a reason of its own (a refund
+/// above what remains is FAILED_PRECONDITION, full disk or not).
 pub fn is_clear(failure: &Failure) -> bool {
+    if failure.definite {
+        return true;
+    }
     let status = failure.status.as_str();
     match status {
         "UNAVAILABLE" | "RESOURCE_EXHAUSTED" | "HTTP 503" | "HTTP 429" | "HTTP 507" => true,
@@ -113,6 +117,10 @@ mod tests {
         let mut findings = Findings::default();
         check(&history, &mut findings);
         assert!(findings.passed(), "{:?}", findings.violations);
+
+        // A refusal of the request itself is an answer too.
+        let refused = Failure::refused("FAILED_PRECONDITION", "refund exceeds what remains refundable");
+        assert!(is_clear(&refused));
 
         let history = History {
             kv: vec![write(15, Err(Failure::unknown("INTERNAL", "internal storage error")))],

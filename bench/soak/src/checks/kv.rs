@@ -305,11 +305,20 @@ pub fn describe(op: &KvOp) -> String {
     )
 }
 
-/// The operations around `culprit` in time: what a reader needs to see the violation.
+/// The operations around `culprit`: those near it in time, the last writes acknowledged before
+/// it began, and the write of the value it read — what a reader needs to see the violation.
 fn window(ops: &[&KvOp], culprit: &KvOp) -> String {
     let (from, to) = (culprit.invoke.saturating_sub(20_000), culprit.ret.saturating_add(5_000));
     let mut near: Vec<&KvOp> = ops.iter().copied().filter(|op| op.ret >= from && op.invoke <= to).collect();
-    near.sort_by_key(|op| op.invoke);
+    let mut before: Vec<&KvOp> =
+        ops.iter().copied().filter(|op| op.is_write() && op.outcome.is_ok() && op.ret < from).collect();
+    before.sort_by_key(|op| op.ret);
+    near.extend(before.iter().rev().take(5));
+    if let Ok(KvReply::Value(Some(read))) = &culprit.outcome {
+        near.extend(ops.iter().copied().filter(|op| matches!(&op.action, KvAction::Set { value } if value == read)));
+    }
+    near.sort_by_key(|op| (op.invoke, op.ret));
+    near.dedup_by(|a, b| std::ptr::eq(*a, *b));
     let skipped = near.len().saturating_sub(40);
     let mut lines: Vec<String> = near.iter().skip(skipped).map(|op| format!("    {}", describe(op))).collect();
     if skipped > 0 {

@@ -195,9 +195,13 @@ fn check_user(id: i64, ops: &[&UserOp], deadline: &dyn Fn(&UserOp) -> u64, findi
         Verdict::Violation { stuck, placed, state } => {
             let culprit = origin[stuck];
             findings.tally(culprit.door, Service::Users).order_violations += 1;
+            // Around it in time, and the last answers before it.
             let mut near: Vec<&&UserOp> =
                 origin.iter().filter(|op| op.ret + 20_000 >= culprit.invoke).take(40).collect();
-            near.sort_by_key(|op| op.invoke);
+            let earlier = origin.iter().filter(|op| op.ret + 20_000 < culprit.invoke && op.outcome.is_ok());
+            near.extend(earlier.rev().take(5));
+            near.sort_by_key(|op| (op.invoke, op.ret));
+            near.dedup_by(|a, b| std::ptr::eq(**a, **b));
             let lines: Vec<String> = near.iter().map(|op| format!("    {}", describe(op))).collect();
             findings.violation(
                 "users: not linearizable",
