@@ -50,6 +50,11 @@ async fn throughput(config: Config, writers: usize) -> f64 {
 fn config(storage: StorageMode, dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();
     config.listen = "127.0.0.1:0".parse().expect("addr");
+    // Only the gRPC port is measured: the other listeners' fixed default ports would collide
+    // with a server already running on this machine.
+    let off = switchboard::config::LegacyListen::OFF;
+    (config.http_listen, config.legacy_kv_listen, config.legacy_chat_listen) = (off, off, off);
+    (config.legacy_echo_listen, config.legacy_binary_listen) = (off, off);
     config.storage = storage;
     config.data_dir = dir.to_owned();
     config.shutdown_grace = Duration::from_secs(2);
