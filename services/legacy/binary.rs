@@ -651,11 +651,8 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            // A TCP connection and a runtime per case: fewer cases by default.
-            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
-            ..ProptestConfig::default()
-        })]
+        // A TCP connection and a runtime per case: fewer cases by default.
+        #![proptest_config(crate::legacy::fuzz_cases(64))]
 
         /// The connection loop over TCP: echo frames come back as sent, a ping gets a pong,
         /// data and unknown types get nothing, every call frame gets one reply (malformed:

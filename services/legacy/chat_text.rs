@@ -255,11 +255,8 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            // A TCP connection and a runtime per case: fewer cases by default.
-            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64),
-            ..ProptestConfig::default()
-        })]
+        // A TCP connection and a runtime per case: fewer cases by default.
+        #![proptest_config(crate::legacy::fuzz_cases(64))]
 
         /// Bad names get an error and the prompt again. After joining, each line the member
         /// types is one message to the room (its trimmed text, in order, and nothing else),

@@ -653,11 +653,8 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            // A TCP connection and a runtime per case: fewer cases by default.
-            cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(128),
-            ..ProptestConfig::default()
-        })]
+        // A TCP connection and a runtime per case: fewer cases by default.
+        #![proptest_config(crate::legacy::fuzz_cases(128))]
 
         /// Random sessions of SET/GET/DELETE/KEYS (and bad lines) sent in random segments to the
         /// real connection loop on a real `KvService`, whose store answers after random delays:

@@ -406,3 +406,11 @@ impl<W: AsyncWrite + Unpin> Replies<W> {
         Ok(())
     }
 }
+
+/// The proptest configuration of the property tests that open a TCP connection per case:
+/// `default` cases, or `PROPTEST_CASES` for longer runs by hand.
+#[cfg(test)]
+pub(crate) fn fuzz_cases(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    proptest::test_runner::Config { cases, ..proptest::test_runner::Config::default() }
+}
