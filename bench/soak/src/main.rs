@@ -56,7 +56,8 @@ struct Args {
     /// fails, into the system's temporary directory unless this is given).
     #[arg(long)]
     history_dir: Option<PathBuf>,
-    /// Run only the checkers, on histories an earlier soak wrote (`--history-dir`).
+    /// Run only the checkers, on histories an earlier soak wrote (`--history-dir`); the
+    /// server's log and the proxies' counts are not in a history, so not in the report.
     #[arg(long, num_args = 1.., value_name = "HISTORY.json")]
     recheck: Vec<PathBuf>,
 }
@@ -83,6 +84,7 @@ async fn main() -> ExitCode {
 async fn soak(args: Args) -> anyhow::Result<bool> {
     if !args.recheck.is_empty() {
         let mut passed = true;
+        let mut reports = Vec::new();
         for path in &args.recheck {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let history =
@@ -90,7 +92,12 @@ async fn soak(args: Args) -> anyhow::Result<bool> {
             let outcome = run::Outcome { history, ..run::Outcome::default() };
             let findings = switchboard_soak::checks::check_all(&outcome.history);
             println!("{}", report::markdown(&outcome, &findings));
+            reports.push(report::json(&outcome, &findings));
             passed &= findings.passed();
+        }
+        if let Some(path) = &args.report {
+            std::fs::write(path, serde_json::to_vec_pretty(&serde_json::json!({ "backends": reports }))?)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         return Ok(passed);
     }

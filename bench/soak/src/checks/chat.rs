@@ -1,9 +1,18 @@
 //! Chat: in every member session, each sender's messages arrive in the order sent and never
-//! twice, and every gap is announced: on gRPC, consecutive room events are numbered one
-//! apart unless `missed { count }` between them says exactly how many were skipped; on
-//! telnet (which shows no numbers), the `*** N messages skipped ***` lines between two
-//! messages of one sender account for at least the messages of that sender not received.
-//! A message the server refused to its sender (a chat error) may be missing anywhere.
+//! twice, and every gap is accounted for.
+//!
+//! - **Room numbering** (gRPC): consecutive room events are numbered one apart unless a
+//!   `missed { count }` between them says exactly how many were skipped.
+//! - **Skipped for one receiver**: a message some session received, missing between two
+//!   messages of its sender in another session, must be covered by that session's skip
+//!   notices (`missed`, or telnet's `*** N messages skipped ***`, which count at least it).
+//! - **Delivered to no one**: a message no session received, missing between two messages of
+//!   its sender in a session that announced no skip there, was never broadcast. It may have
+//!   been refused: the sender is then told (a chat error, an `ERROR:` line), and that refusal
+//!   comes in the sender's own stream before the echo of its next message, because the server
+//!   answers a say before it handles the next one. So between two echoes of its own, a sender
+//!   has read one refusal for every message of its own that was not broadcast — or one was
+//!   accepted without a word and dropped.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,17 +20,16 @@ use super::{Findings, secs};
 use crate::history::{ChatSeen, ChatSession, History, Service};
 
 pub fn check(history: &History, findings: &mut Findings) {
-    // Messages heard back by their own sender are acknowledged.
+    // Who received what.
+    let mut received: HashSet<(&str, u64)> = HashSet::new();
     let mut heard_by_sender: HashSet<(&str, u64)> = HashSet::new();
-    let mut refusals: HashMap<&str, u64> = HashMap::new();
     for session in &history.chat_sessions {
         for (_, seen) in &session.seen {
-            match seen {
-                ChatSeen::Message { from, n, .. } if *from == session.member => {
+            if let ChatSeen::Message { from, n, .. } = seen {
+                received.insert((from.as_str(), *n));
+                if *from == session.member {
                     heard_by_sender.insert((from.as_str(), *n));
                 }
-                ChatSeen::Refused { .. } => *refusals.entry(session.member.as_str()).or_default() += 1,
-                _ => {}
             }
         }
     }
@@ -32,14 +40,27 @@ pub fn check(history: &History, findings: &mut Findings) {
             tally.acknowledged += 1;
         }
     }
+    let mut never_broadcast: HashSet<(&str, u64)> = HashSet::new();
     for session in &history.chat_sessions {
-        check_session(session, &refusals, findings);
+        check_session(session, &received, &mut never_broadcast, findings);
+    }
+    for session in &history.chat_sessions {
+        check_sender(session, &never_broadcast, findings);
     }
 }
 
-fn check_session(session: &ChatSession, refusals: &HashMap<&str, u64>, findings: &mut Findings) {
+fn who(session: &ChatSession) -> String {
+    format!("{} ({}{})", session.member, session.door.label(), if session.slow { ", slow reader" } else { "" })
+}
+
+fn check_session<'h>(
+    session: &'h ChatSession,
+    received: &HashSet<(&'h str, u64)>,
+    never_broadcast: &mut HashSet<(&'h str, u64)>,
+    findings: &mut Findings,
+) {
     let door = session.door;
-    let who = format!("{} ({}{})", session.member, door.label(), if session.slow { ", slow reader" } else { "" });
+    let who = who(session);
 
     // Room numbering: a jump must be exactly the missed count announced in between.
     let mut last: Option<u64> = None;
@@ -87,11 +108,10 @@ fn check_session(session: &ChatSession, refusals: &HashMap<&str, u64>, findings:
         announced = 0;
     }
 
-    // Per sender: order, duplicates, and gaps covered by skip notices.
+    // Per sender: order, duplicates, and gaps.
     let mut last_from: HashMap<&str, u64> = HashMap::new();
-    let mut received: HashSet<(&str, u64)> = HashSet::new();
+    let mut seen_here: HashSet<(&str, u64)> = HashSet::new();
     let mut announced_since: HashMap<&str, u64> = HashMap::new();
-    let mut unexplained: HashMap<&str, u64> = HashMap::new();
     for (at, seen) in &session.seen {
         match seen {
             ChatSeen::Missed { count } => {
@@ -101,7 +121,7 @@ fn check_session(session: &ChatSession, refusals: &HashMap<&str, u64>, findings:
             }
             ChatSeen::Message { from, n, .. } => {
                 let from = from.as_str();
-                if !received.insert((from, *n)) {
+                if !seen_here.insert((from, *n)) {
                     findings.tally(door, Service::Chat).duplicated += 1;
                     findings.violation(
                         "chat: message delivered twice",
@@ -122,23 +142,25 @@ fn check_session(session: &ChatSession, refusals: &HashMap<&str, u64>, findings:
                         );
                     }
                     Some(previous) if *n > previous + 1 => {
-                        let missing = *n - previous - 1;
                         let covered = announced_since.get(from).copied().unwrap_or(0);
-                        if missing > covered {
-                            *unexplained.entry(from).or_default() += missing - covered;
-                            let excused = refusals.get(from).copied().unwrap_or(0);
-                            if unexplained[from] > excused {
-                                findings.tally(door, Service::Chat).lost += missing - covered;
-                                findings.violation(
-                                    "chat: messages skipped without notice",
-                                    Some(door),
-                                    Service::Chat,
-                                    format!(
-                                        "{who} received m{previous} then m{n} from {from} (at {}); {missing} missing, {covered} announced",
-                                        secs(*at)
-                                    ),
-                                );
-                            }
+                        let gap = previous + 1..*n;
+                        // Broadcast (someone has them) but not here: skips to be announced.
+                        let skipped = gap.clone().filter(|k| received.contains(&(from, *k))).count() as u64;
+                        if skipped > covered {
+                            findings.tally(door, Service::Chat).lost += skipped - covered;
+                            findings.violation(
+                                "chat: messages skipped without notice",
+                                Some(door),
+                                Service::Chat,
+                                format!(
+                                    "{who} received m{previous} then m{n} from {from} (at {}); {skipped} messages in between \
+                                     reached other members, {covered} skips announced here",
+                                    secs(*at)
+                                ),
+                            );
+                        }
+                        if covered == 0 {
+                            never_broadcast.extend(gap.filter(|k| !received.contains(&(from, *k))).map(|k| (from, k)));
                         }
                     }
                     _ => {}
@@ -149,6 +171,40 @@ fn check_session(session: &ChatSession, refusals: &HashMap<&str, u64>, findings:
                 announced_since.insert(from, 0);
             }
             ChatSeen::Room { .. } | ChatSeen::Refused { .. } => {}
+        }
+    }
+}
+
+/// Messages of this session that were never broadcast, against the refusals it was told of.
+fn check_sender(session: &ChatSession, never_broadcast: &HashSet<(&str, u64)>, findings: &mut Findings) {
+    let member = session.member.as_str();
+    let mut previous: Option<u64> = None;
+    let mut refused = 0u64;
+    for (at, seen) in &session.seen {
+        match seen {
+            ChatSeen::Refused { .. } => refused += 1,
+            ChatSeen::Message { from, n, .. } if from == member => {
+                if let Some(previous) = previous.filter(|p| n > p) {
+                    let dropped = (previous + 1..*n).filter(|k| never_broadcast.contains(&(member, *k))).count() as u64;
+                    if dropped > refused {
+                        findings.tally(session.door, Service::Chat).lost += dropped - refused;
+                        findings.violation(
+                            "chat: message accepted and delivered to no one",
+                            Some(session.door),
+                            Service::Chat,
+                            format!(
+                                "{}: between its own m{previous} and m{n} (at {}), {dropped} of its messages reached no \
+                                 member, and it was told of {refused} refusals",
+                                who(session),
+                                secs(*at)
+                            ),
+                        );
+                    }
+                }
+                previous = Some(previous.map_or(*n, |p| p.max(*n)));
+                refused = 0;
+            }
+            _ => {}
         }
     }
 }
@@ -200,18 +256,34 @@ mod tests {
             "c",
             vec![msg(None, "a", 1), ChatSeen::Missed { count: 10 }, msg(None, "a", 5), msg(None, "a", 6)],
         );
-        assert_eq!(run(vec![grpc, telnet]), Vec::<&str>::new());
+        // The sender saw all of its messages.
+        let sender = session(Door::Grpc, "a", (1..=6).map(|n| msg(None, "a", n)).collect());
+        assert_eq!(run(vec![grpc, telnet, sender]), Vec::<&str>::new());
     }
 
     #[test]
-    fn a_silent_gap_is_caught() {
+    fn a_silent_skip_is_caught() {
+        let sender = session(Door::Grpc, "a", (1..=4).map(|n| msg(None, "a", n)).collect());
         let grpc = session(Door::Grpc, "b", vec![msg(Some(2), "a", 1), msg(Some(4), "a", 3)]);
-        let checks = run(vec![grpc]);
+        let checks = run(vec![sender.clone(), grpc]);
         assert!(checks.contains(&"chat: missed count wrong"), "{checks:?}");
         assert!(checks.contains(&"chat: messages skipped without notice"), "{checks:?}");
         let telnet =
             session(Door::TelnetChat, "c", vec![msg(None, "a", 1), ChatSeen::Missed { count: 1 }, msg(None, "a", 4)]);
-        assert_eq!(run(vec![telnet]), ["chat: messages skipped without notice"]);
+        assert_eq!(run(vec![sender, telnet]), ["chat: messages skipped without notice"]);
+    }
+
+    #[test]
+    fn a_message_refused_to_its_sender_may_be_missing_but_not_one_dropped_silently() {
+        let receiver = session(Door::TelnetChat, "c", vec![msg(None, "a", 1), msg(None, "a", 3)]);
+        let told = session(
+            Door::Grpc,
+            "a",
+            vec![msg(None, "a", 1), ChatSeen::Refused { message: "unavailable".into() }, msg(None, "a", 3)],
+        );
+        assert_eq!(run(vec![receiver.clone(), told]), Vec::<&str>::new());
+        let not_told = session(Door::Grpc, "a", vec![msg(None, "a", 1), msg(None, "a", 3)]);
+        assert_eq!(run(vec![receiver, not_told]), ["chat: message accepted and delivered to no one"]);
     }
 
     #[test]
