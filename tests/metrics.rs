@@ -97,6 +97,8 @@ async fn metrics_parse_and_move_with_calls() {
 
     let echo_ok = r#"switchboard_grpc_requests_total{code="OK",method="/switchboard.v1.EchoService/Echo"}"#;
     let kv_bad = r#"switchboard_grpc_requests_total{code="INVALID_ARGUMENT",method="/switchboard.v1.KvService/Set"}"#;
+    // A connection counts once it has sent its first request (see --first-request-timeout).
+    server.echo().echo(EchoRequest { message: "open".into() }).await.unwrap();
     let before = scrape(admin).await;
     assert!(value(&before, r#"switchboard_open_connections{protocol="grpc"}"#) >= 1.0, "{before:?}");
 
