@@ -57,7 +57,7 @@ impl PgDb {
     }
 
     async fn begin(&self) -> StorageResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(error)
+        begin(&self.pool).await
     }
 }
 
@@ -144,6 +144,20 @@ fn bind<'q>(query: &'q Query<'_>) -> sqlx::query::Query<'q, Postgres, PgArgument
         Param::Int(value) => bound.bind(*value),
         Param::Text(value) => bound.bind(value.as_deref()),
     })
+}
+
+/// Begins a transaction in a task of its own. sqlx's `Pool::begin` is not cancel-safe on
+/// PostgreSQL (transact-rs/sqlx#4393): a caller dropped while `BEGIN` is in flight — a client
+/// that cancels, a deadline — returns the connection to the pool inside an open transaction,
+/// and later single-statement writes on it are acknowledged but invisible to everyone else
+/// (the chaos soak caught it). Begun in a task, the transaction always comes to exist as a
+/// value, and if its caller is gone it is dropped there, which rolls it back.
+async fn begin(pool: &PgPool) -> StorageResult<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    match tokio::spawn(async move { pool.begin().await }).await {
+        Ok(begun) => begun.map_err(error),
+        Err(join) => Err(StorageError::Unavailable(format!("beginning a transaction failed: {join}"))),
+    }
 }
 
 async fn execute<'e>(
@@ -422,7 +436,7 @@ impl FileUpload for PgUpload {
             let rest = self.pending.split();
             self.store_chunk(&rest).await?;
         }
-        let mut tx = self.pool.begin().await.map_err(error)?;
+        let mut tx = begin(&self.pool).await?;
         // One commit per name at a time across replicas, so the old blob found is the one
         // replaced.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
