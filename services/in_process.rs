@@ -66,16 +66,23 @@ pub async fn start(
     if let Some(status) = Status::from_header_map(&parts.headers)
         && status.code() != Code::Ok
     {
-        return Err(with_headers(status, parts.headers));
+        return Err(with_request_id(status, &parts.headers));
     }
     Ok(Responses { headers: parts.headers, body, buffer: BytesMut::new(), done: false })
 }
 
-/// A status that keeps the response headers (the request id rides there).
-fn with_headers(status: Status, headers: HeaderMap) -> Status {
-    let mut status = status;
-    *status.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
-    status
+/// A request body of one message.
+pub fn one_message(message: &[u8]) -> Body {
+    Body::new(http_body_util::Full::new(frame(message)))
+}
+
+/// The listener's record of the connection a request came on: (local, peer). Every front door
+/// on the HTTP port passes them on, so the layers see the client's address (rate limits, logs).
+pub fn client_addresses(extensions: &http::Extensions) -> (SocketAddr, SocketAddr) {
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+    extensions
+        .get::<TcpConnectInfo>()
+        .map_or((unknown, unknown), |info| (info.local_addr.unwrap_or(unknown), info.remote_addr.unwrap_or(unknown)))
 }
 
 /// The messages of a call's response, then its status.
@@ -90,6 +97,21 @@ impl Responses {
     /// The response headers (`x-request-id` among them).
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The one message of a unary answer, after which the call must end with OK. Errors carry
+    /// the call's request id.
+    pub async fn only_message(&mut self, max_bytes: usize) -> Result<Bytes, Status> {
+        let outcome = match self.next(max_bytes).await {
+            Ok(Some(message)) => match self.next(max_bytes).await {
+                Ok(None) => Ok(message),
+                Ok(Some(_)) => Err(Status::internal("the service answered more than one message")),
+                Err(status) => Err(status),
+            },
+            Ok(None) => Err(Status::internal("the service answered no message")),
+            Err(status) => Err(status),
+        };
+        outcome.map_err(|status| with_request_id(status, &self.headers))
     }
 
     /// The next message; `Ok(None)` once the call ended with OK; `Err` with its status otherwise.
@@ -168,20 +190,10 @@ where
     Request: prost::Message,
     Reply: prost::Message + Default,
 {
-    let body = Body::new(http_body_util::Full::new(frame(&request.encode_to_vec())));
-    let mut responses = start(service, path, metadata, body, local, peer).await?;
-    let headers = responses.headers().clone();
-    let keep_id = |status: Status| with_request_id(status, &headers);
-    let message = responses
-        .next(max_bytes)
-        .await
-        .map_err(keep_id)?
-        .ok_or_else(|| keep_id(Status::internal("the service answered no message")))?;
-    if responses.next(max_bytes).await.map_err(keep_id)?.is_some() {
-        return Err(keep_id(Status::internal("the service answered more than one message")));
-    }
+    let mut responses = start(service, path, metadata, one_message(&request.encode_to_vec()), local, peer).await?;
+    let message = responses.only_message(max_bytes).await?;
     let reply = Reply::decode(message).map_err(|e| Status::internal(format!("undecodable response: {e}")))?;
-    Ok((reply, headers))
+    Ok((reply, responses.headers))
 }
 
 /// `status` with the call's request id, so an error response can echo it too.

@@ -25,12 +25,13 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tonic::{Code, Status, transport::server::TcpConnectInfo};
+use tonic::{Code, Status};
 
 use self::money::MoneyError;
 use crate::{
     in_process::{self, GrpcService},
     pb,
+    rest::copy_request_id,
     rest::errors::http_status_of,
 };
 
@@ -95,14 +96,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Failure> {
-        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-        let info = parts.extensions.get::<TcpConnectInfo>();
+        let (local, peer) = in_process::client_addresses(&parts.extensions);
         let metadata = crate::rest::metadata(&parts.headers).map_err(Failure::from)?;
-        Ok(Self {
-            local: info.and_then(|i| i.local_addr).unwrap_or(unknown),
-            peer: info.and_then(|i| i.remote_addr).unwrap_or(unknown),
-            metadata,
-        })
+        Ok(Self { local, peer, metadata })
     }
 }
 
@@ -166,10 +162,6 @@ fn json_error(code: StatusCode, message: &str) -> Response {
 /// `http.Error`'s shape: the message and a newline, as text.
 fn text_error(code: StatusCode, message: &str) -> Response {
     (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
-}
-
-fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap) {
-    crate::rest::copy_request_id(from, to);
 }
 
 fn with_request_id(mut response: Response, headers: &HeaderMap) -> Response {
@@ -648,13 +640,8 @@ async fn upload(State(guide): State<Guide>, caller: Caller, request: Request) ->
             caller.peer,
         )
         .await?;
-        let headers = responses.headers().clone();
-        let stored = responses
-            .next(guide.max_message_bytes)
-            .await
-            .map_err(|s| in_process::with_request_id(s, &headers))?
-            .ok_or_else(|| Status::internal("the service answered no message"))?;
-        Ok::<_, Status>((stored, headers))
+        let stored = responses.only_message(guide.max_message_bytes).await?;
+        Ok::<_, Status>((stored, responses.headers().clone()))
     };
     let ((), outcome) = tokio::join!(pump, call);
     match outcome {

@@ -8,11 +8,9 @@
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use prost::Message as _;
 use tonic::{
     Code, Status,
-    body::Body,
     codegen::http::{HeaderMap, HeaderName, HeaderValue},
 };
 
@@ -121,19 +119,13 @@ impl GrpcGateway {
         (local, peer): (SocketAddr, SocketAddr),
         max_response_bytes: usize,
     ) -> Reply {
-        let body = Body::new(Full::new(in_process::frame(message)));
+        let body = in_process::one_message(message);
         let mut responses = match in_process::start(&self.service, method, metadata, body, local, peer).await {
             Ok(responses) => responses,
             Err(status) => return Reply::from_status(&status),
         };
-        let response = match responses.next(max_response_bytes).await {
-            Ok(Some(response)) => response,
-            Ok(None) => return Reply::status(Code::Internal, "the service answered no message"),
-            Err(status) => return Reply::from_status(&status),
-        };
-        match responses.next(max_response_bytes).await {
-            Ok(None) => Reply { code: Code::Ok, message: String::new(), response },
-            Ok(Some(_)) => Reply::status(Code::Internal, "the service answered more than one message"),
+        match responses.only_message(max_response_bytes).await {
+            Ok(response) => Reply { code: Code::Ok, message: String::new(), response },
             Err(status) => Reply::from_status(&status),
         }
     }
@@ -166,9 +158,9 @@ mod fuzz {
         net::{Ipv4Addr, SocketAddr},
     };
 
-    use http_body_util::BodyExt as _;
+    use http_body_util::{BodyExt as _, Full};
     use proptest::prelude::*;
-    use tonic::codegen::http;
+    use tonic::{body::Body, codegen::http};
     use tower::util::BoxCloneSyncService;
 
     use super::*;

@@ -35,7 +35,6 @@ use prost_reflect::DynamicMessage;
 use tonic::{
     Status,
     codegen::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode, header},
-    transport::server::TcpConnectInfo,
 };
 
 use self::{
@@ -137,12 +136,7 @@ async fn handle(State(rest): State<Rest>, request: Request) -> Response {
             return errors::error_response(&Status::not_found(format!("no route for {} {path}", parts.method)));
         }
     };
-    let (local, peer) = parts
-        .extensions
-        .get::<TcpConnectInfo>()
-        .map(|info| (info.local_addr, info.remote_addr))
-        .and_then(|(l, r)| Some((l?, r?)))
-        .unwrap_or((SocketAddr::from(([0, 0, 0, 0], 0)), SocketAddr::from(([0, 0, 0, 0], 0))));
+    let (local, peer) = in_process::client_addresses(&parts.extensions);
     let metadata = match metadata(&parts.headers) {
         Ok(metadata) => metadata,
         Err(status) => return errors::error_response(&status),
@@ -321,18 +315,7 @@ async fn unary(
         read_json_body(headers, body, exchange.max_bytes()).await?
     };
     let request = exchange.request_bytes(bound, query, &json)?;
-    let mut responses =
-        exchange.start(tonic::body::Body::new(http_body_util::Full::new(in_process::frame(&request)))).await?;
-    let headers = responses.headers().clone();
-    let with_id = |status: Status| in_process::with_request_id(status, &headers);
-    let message = responses
-        .next(exchange.max_bytes())
-        .await
-        .map_err(with_id)?
-        .ok_or_else(|| with_id(Status::internal("the service answered no message")))?;
-    // The status comes after the message: an rpc may still fail there.
-    if let Some(_extra) = responses.next(exchange.max_bytes()).await.map_err(with_id)? {
-        return Err(with_id(Status::internal("the service answered more than one message")).into());
-    }
-    Ok(exchange.json_response(&message, &headers)?)
+    let mut responses = exchange.start(in_process::one_message(&request)).await?;
+    let message = responses.only_message(exchange.max_bytes()).await?;
+    Ok(exchange.json_response(&message, responses.headers())?)
 }

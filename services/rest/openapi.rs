@@ -116,7 +116,7 @@ fn operation(
     let mut parameters = Vec::new();
     for variable in &bound {
         let field = super::transcode::resolve_path(&input, variable);
-        let mut schema = field.as_ref().map_or(json!({"type": "string"}), |f| schemas.scalar(f));
+        let mut schema = field.as_ref().map_or(json!({"type": "string"}), |f| schemas.single(f));
         if route.template.is_multi_segment(variable) {
             schema["description"] = json!("May contain `/`.");
         }
@@ -239,9 +239,9 @@ fn query_parameters(
             }
             _ => {
                 let schema = if field.is_list() {
-                    json!({"type": "array", "items": schemas.scalar(&field)})
+                    json!({"type": "array", "items": schemas.single(&field)})
                 } else {
-                    schemas.scalar(&field)
+                    schemas.single(&field)
                 };
                 out.push(json!({"name": name, "in": "query", "required": false, "schema": schema, "description": field_comment(&field)}));
             }
@@ -331,11 +331,6 @@ impl Schemas {
         }
         let single = self.single(field);
         if field.is_list() { json!({"type": "array", "items": single}) } else { single }
-    }
-
-    /// A query or path parameter's schema (scalars, enums, string-form well-known types).
-    fn scalar(&mut self, field: &FieldDescriptor) -> Json {
-        self.single(field)
     }
 
     fn single(&mut self, field: &FieldDescriptor) -> Json {

@@ -5,8 +5,6 @@
 //! (the rest of the path), variables `{field.path}` (one segment) and `{field.path=**}` (one
 //! or more segments, `/` kept), and a trailing `:verb`. Matched variables are percent-decoded.
 
-use std::fmt;
-
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 use tonic::codegen::http;
 
@@ -173,12 +171,6 @@ impl PathTemplate {
         let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
         let rest = self.segments.iter().any(|s| matches!(s, Segment::Rest(_)));
         (literals, self.verb.is_some(), !rest)
-    }
-}
-
-impl fmt::Display for PathTemplate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
     }
 }
 

@@ -30,7 +30,7 @@ pub(super) async fn events(
     query: Option<&str>,
 ) -> Result<Response, Failure> {
     let request = exchange.request_bytes(bound, query, b"")?;
-    let mut responses = exchange.start(full(in_process::frame(&request))).await?;
+    let mut responses = exchange.start(in_process::one_message(&request)).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
     let heartbeat = exchange.rest.inner.settings.heartbeat;
@@ -97,10 +97,6 @@ fn end_event(status: &Status) -> Bytes {
     event.freeze()
 }
 
-fn full(bytes: Bytes) -> tonic::body::Body {
-    tonic::body::Body::new(http_body_util::Full::new(bytes))
-}
-
 /// A server stream whose rule sends one `bytes` field of its messages (`response_body`) as
 /// the body. The first message may describe the content (`info` with `content_type` and
 /// `size`, as FileService's Download does): its type and length become the headers.
@@ -111,7 +107,7 @@ pub(super) async fn download(
 ) -> Result<Response, Failure> {
     let field = exchange.route.response_body.clone().unwrap_or_default();
     let request = exchange.request_bytes(bound, query, b"")?;
-    let mut responses = exchange.start(full(in_process::frame(&request))).await?;
+    let mut responses = exchange.start(in_process::one_message(&request)).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
     let decode = move |message: Bytes| {
@@ -214,12 +210,8 @@ pub(super) async fn upload(
     });
     let frames = futures_util::stream::once(async move { Ok(Frame::data(first)) }).chain(pieces);
     let mut responses = exchange.start(tonic::body::Body::new(StreamBody::new(frames))).await?;
-    let headers = responses.headers().clone();
-    let message = responses
-        .next(exchange.max_bytes())
-        .await?
-        .ok_or_else(|| Status::internal("the service answered no message"))?;
-    let mut response = exchange.json_response(&message, &headers)?;
+    let message = responses.only_message(exchange.max_bytes()).await?;
+    let mut response = exchange.json_response(&message, responses.headers())?;
     *response.status_mut() = StatusCode::OK;
     Ok(response)
 }

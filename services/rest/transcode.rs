@@ -266,7 +266,8 @@ pub fn write_json(message: &DynamicMessage, out: &mut Vec<u8>) -> Result<(), ser
     message.serialize_with_options(&mut serializer, &OUTPUT)
 }
 
-/// A response message as a `serde_json::Value` (for OpenAPI examples and SSE envelopes).
+/// A message as a `serde_json::Value`, as clients get it (for the property tests).
+#[cfg(test)]
 pub fn to_json(message: &DynamicMessage) -> Result<Json, serde_json::Error> {
     message.serialize_with_options(serde_json::value::Serializer, &OUTPUT)
 }

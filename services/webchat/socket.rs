@@ -43,8 +43,7 @@ use tokio::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{
     Code, Status,
-    codegen::http::{Extensions, HeaderMap, HeaderValue, header},
-    transport::server::TcpConnectInfo,
+    codegen::http::{HeaderMap, HeaderValue, header},
 };
 use tracing::Instrument as _;
 
@@ -134,7 +133,7 @@ pub(super) async fn upgrade(State(chat): State<WebChat>, request: Request) -> Re
         ));
         return errors::error_response(&status);
     };
-    let (local, peer) = addresses(&parts.extensions);
+    let (local, peer) = in_process::client_addresses(&parts.extensions);
     let limit = max_frame_bytes(inner.settings.max_message_bytes);
     let session = Session { chat: chat.clone(), metadata, local, peer, _permit: permit };
     upgrade
@@ -154,13 +153,6 @@ pub(super) async fn upgrade(State(chat): State<WebChat>, request: Request) -> Re
 /// The frame limit in force.
 fn max_frame_bytes(max_message_bytes: usize) -> usize {
     max_message_bytes.min(MAX_FRAME_BYTES)
-}
-
-fn addresses(extensions: &Extensions) -> (SocketAddr, SocketAddr) {
-    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-    extensions
-        .get::<TcpConnectInfo>()
-        .map_or((unknown, unknown), |info| (info.local_addr.unwrap_or(unknown), info.remote_addr.unwrap_or(unknown)))
 }
 
 /// The call's metadata: the bearer token from `Authorization`, else `?access_token=`, else a
