@@ -9,7 +9,7 @@
 //! for the guide's own HTTP endpoints and `webchat` for the browser chat page and its WebSocket
 //! (all clients of the services), `storage` for
 //! state, `health` for the health protocol, shared request plumbing
-//! (`validate`, `paging`, `status`), `middleware` (the tower layers), `shutdown` (the drain),
+//! (`validate`, `paging`, `status`), `middleware` (the per-call layer), `logging` (the log line formats), `shutdown` (the drain),
 //! `listener` and `metrics`, `config`, and `server`, the assembly that knows them all.
 //! `debug` is a test-only service, served only with `--enable-debug-rpcs`.
 
@@ -42,6 +42,8 @@ pub mod kv;
 pub mod legacy;
 #[cfg(feature = "server")]
 pub mod listener;
+#[cfg(feature = "server")]
+pub mod logging;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]

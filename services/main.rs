@@ -9,6 +9,7 @@ use clap::Parser;
 use switchboard::{
     config::{Config, DEVELOPMENT_API_KEY, LogFormat},
     legacy::Protocol,
+    logging::{JsonWithRequestId, TextFields},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -85,9 +86,12 @@ fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blockin
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer);
+    // Both formats add the request id of the unary call whose handler writes a line.
     match config.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.fmt_fields(TextFields::default()).init(),
+        LogFormat::Json => {
+            builder.json().event_format(JsonWithRequestId::new(tracing_subscriber::fmt::format().json())).init()
+        }
     }
     Ok(guard)
 }

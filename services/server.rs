@@ -9,20 +9,10 @@
 //! 1. **CORS** — answers browsers' preflight requests for gRPC-Web.
 //! 2. **gRPC-Web** — turns a gRPC-Web call (HTTP/1.1 or 2) into a gRPC call and back, so
 //!    everything inside sees and answers plain gRPC.
-//! 3. **request id** — first of the gRPC layers, so every later log line of the call has it.
-//! 4. **access log + metrics** — outside everything that can refuse a call, so refusals are
-//!    logged and counted with their codes too.
-//! 5. **status codes** — corrects tonic's codes (the existing layer) before they are logged.
-//! 6. **rate limit** — cheap, and before anything that holds resources; an abusive client is
-//!    told to slow down (`RESOURCE_EXHAUSTED`) rather than "try again" (`UNAVAILABLE`).
-//!    Before authentication, so guessing tokens is rate limited too.
-//! 7. **authentication** — no unauthenticated call takes a concurrency slot.
-//! 8. **load shedding** — the global concurrency limit, around the work itself.
-//! 9. **deadline** — unary calls; around the handler, so its slot is freed when the deadline
-//!    passes.
-//! 10. **stream idle timeout** — streaming calls silent in both directions are ended.
-//! 11. **panic isolation** — innermost: a panic becomes `INTERNAL` before anything else
-//!     sees it.
+//! 3. **the call stack** ([`CallStack`]) — one layer asking every per-call policy in turn:
+//!    request id, access log and metrics, rate limit, authentication, load shedding,
+//!    deadline, stream idleness, panic isolation, status-code correction (the order, and
+//!    why, is documented in [`crate::middleware::stack`]).
 
 use std::{
     net::SocketAddr,
@@ -58,11 +48,7 @@ use crate::{
     legacy::{self, GrpcGateway, Legacy, Protocol},
     listener::{TrackedIo, first_request_arrives},
     metrics::{self, Metrics},
-    middleware::{
-        access_log::AccessLogLayer, auth::AuthLayer, catch_panic::CatchPanicLayer, deadline::DeadlineLayer,
-        load_shed::LoadShedLayer, methods::Methods, rate_limit::RateLimitLayer, request_id::RequestIdLayer,
-        status_codes::StatusCodesLayer, stream_idle::StreamIdleLayer,
-    },
+    middleware::{self, CallStack, auth::Auth, methods::Methods, rate_limit::RateLimit},
     payments::{PaymentService, processor::TestProcessor},
     pb, rest,
     shutdown::Shutdown,
@@ -217,7 +203,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let rate_limit = NonZeroU32::new(config.rate_limit_per_second).map(|per_second| {
         let burst = NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN);
-        RateLimitLayer::new(per_second, burst, api_keys.clone(), Arc::clone(&metrics))
+        RateLimit::new(per_second, burst, api_keys.clone(), Arc::clone(&metrics))
     });
     if let Some(rate_limit) = rate_limit.clone() {
         helpers.push(tokio::spawn(async move {
@@ -242,15 +228,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             (!config.cors_allow_origins.is_empty()).then(|| cors(&config.cors_allow_origins, &GRPC_WEB_METHODS)),
         )
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(RequestIdLayer)
-        .layer(AccessLogLayer::new(Arc::clone(&metrics), Arc::clone(&methods)))
-        .layer(StatusCodesLayer)
-        .option_layer(rate_limit)
-        .layer(AuthLayer::new(auth_token.as_deref(), api_keys, &[PAYMENT_SERVICE]))
-        .layer(LoadShedLayer::new(max_concurrent_calls, Arc::clone(&metrics)))
-        .layer(DeadlineLayer::new(Arc::clone(&methods), max_call))
-        .layer(StreamIdleLayer::new(Arc::clone(&methods), config.stream_idle_timeout))
-        .layer(CatchPanicLayer);
+        .layer(CallStack::new(middleware::Settings {
+            methods,
+            metrics: Arc::clone(&metrics),
+            rate_limit,
+            auth: Auth::new(auth_token.as_deref(), api_keys, &[PAYMENT_SERVICE]),
+            max_concurrent_calls,
+            max_call,
+            stream_idle: config.stream_idle_timeout,
+        }));
 
     let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
     let mut builder = tonic::transport::Server::builder()

@@ -17,28 +17,22 @@
 //! The token is compared as a SHA-256 digest, so the comparison's timing says nothing about
 //! how much of a guess was right. Tokens and keys are never logged.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
-use tonic::{Status, body::Body, codegen::http};
-use tower::{Layer, Service};
+use tonic::{Status, codegen::http};
 
-use super::{is_health, is_reflection, status_response};
+use super::{is_health, is_reflection};
 use crate::credentials::{API_KEY_HEADER, ApiKeys, BearerToken};
 
 #[derive(Clone)]
-pub struct AuthLayer {
+pub struct Auth {
     token: Option<BearerToken>,
     api_keys: ApiKeys,
     /// Path prefixes (`/package.Service/`) whose calls need a known API key.
     api_key_services: Arc<[String]>,
 }
 
-impl AuthLayer {
+impl Auth {
     /// `token`: the bearer token every call must carry, or `None` to require none;
     /// `api_key_services`: the full names of the services whose calls need one of `api_keys`.
     pub fn new(token: Option<&str>, api_keys: ApiKeys, api_key_services: &[&str]) -> Self {
@@ -50,7 +44,7 @@ impl AuthLayer {
     }
 
     /// `Err` with the status to answer if the call may not proceed.
-    fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<(), Status> {
+    pub fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<(), Status> {
         if is_health(path) || is_reflection(path) {
             return Ok(());
         }
@@ -84,44 +78,6 @@ impl AuthLayer {
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Auth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, shared: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct Auth<S> {
-    inner: S,
-    shared: AuthLayer,
-}
-
-impl<S, B> Service<http::Request<B>> for Auth<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        match self.shared.check(request.uri().path(), request.headers()) {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(status) => {
-                tracing::debug!(code = ?status.code(), "call refused: {}", status.message());
-                Box::pin(async move { Ok(status_response(status)) })
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tonic::Code;
@@ -134,7 +90,7 @@ mod tests {
 
     #[test]
     fn token_rules() {
-        let auth = AuthLayer::new(Some("s3cret"), ApiKeys::new(["key".to_owned()]), &["switchboard.v1.PaymentService"]);
+        let auth = Auth::new(Some("s3cret"), ApiKeys::new(["key".to_owned()]), &["switchboard.v1.PaymentService"]);
         let echo = "/switchboard.v1.EchoService/Echo";
         let code = |path, h: &[(&'static str, &'static str)]| auth.check(path, &headers(h)).err().map(|s| s.code());
         assert_eq!(code(echo, &[]), Some(Code::Unauthenticated));

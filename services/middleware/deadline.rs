@@ -12,99 +12,47 @@
 //! call length. Their caller's deadline still holds — a client whose deadline passes resets
 //! the stream, which drops the handler's stream — and shutdown bounds them.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::time::Duration;
 
-use tonic::{
-    Status,
-    body::Body,
-    codegen::http::{self, HeaderMap},
-};
-use tower::{Layer, Service};
+use tonic::codegen::http::HeaderMap;
 
-use super::{methods::Methods, status_response};
+use super::methods::Method;
 
 const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
-#[derive(Clone)]
-pub struct DeadlineLayer {
-    methods: Arc<Methods>,
+pub struct Deadline {
     max_call: Option<Duration>,
 }
 
-impl DeadlineLayer {
+impl Deadline {
     /// `max_call`: the longest any unary call may run, whatever its caller asks; `None` for no
     /// server-side limit.
-    pub fn new(methods: Arc<Methods>, max_call: Option<Duration>) -> Self {
-        Self { methods, max_call }
-    }
-}
-
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Deadline { inner, shared: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct Deadline<S> {
-    inner: S,
-    shared: DeadlineLayer,
-}
-
-impl<S, B> Service<http::Request<B>> for Deadline<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    pub fn new(max_call: Option<Duration>) -> Self {
+        Self { max_call }
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if self.shared.methods.is_streaming(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
+    /// How long a call to `method` may run, and whose limit that is; `None` for no limit.
+    pub fn limit(&self, method: &Method, headers: &HeaderMap) -> Option<(Duration, Whose)> {
+        if method.is_streaming() {
+            return None;
         }
-        let client = parse_grpc_timeout(request.headers());
-        let (limit, whose) = match (client, self.shared.max_call) {
-            (Some(client), Some(max)) if max < client => (max, Whose::Server),
-            (Some(client), _) => (client, Whose::Client),
-            (None, Some(max)) => (max, Whose::Server),
-            (None, None) => return Box::pin(self.inner.call(request)),
-        };
-        // The deadline is fixed now, before the inner call starts (see the module docs).
-        let response = tokio::time::timeout(limit, self.inner.call(request));
-        Box::pin(async move {
-            match response.await {
-                Ok(response) => response,
-                Err(_elapsed) => {
-                    tracing::debug!(?limit, "deadline exceeded; handler cancelled");
-                    Ok(status_response(Status::deadline_exceeded(whose.message(limit))))
-                }
-            }
-        })
+        match (parse_grpc_timeout(headers), self.max_call) {
+            (Some(client), Some(max)) if max < client => Some((max, Whose::Server)),
+            (Some(client), _) => Some((client, Whose::Client)),
+            (None, Some(max)) => Some((max, Whose::Server)),
+            (None, None) => None,
+        }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Whose {
+#[derive(Debug, Clone, Copy)]
+pub enum Whose {
     Client,
     Server,
 }
 
 impl Whose {
-    fn message(self, limit: Duration) -> String {
+    pub fn message(self, limit: Duration) -> String {
         match self {
             Whose::Client => format!("deadline exceeded: the call's grpc-timeout of {limit:?} passed"),
             Whose::Server => format!("deadline exceeded: calls may run at most {limit:?} on this server"),
@@ -141,7 +89,7 @@ mod tests {
 
     fn parse(value: &'static str) -> Option<Duration> {
         let mut headers = HeaderMap::new();
-        headers.insert(GRPC_TIMEOUT_HEADER, http::HeaderValue::from_static(value));
+        headers.insert(GRPC_TIMEOUT_HEADER, tonic::codegen::http::HeaderValue::from_static(value));
         parse_grpc_timeout(&headers)
     }
 

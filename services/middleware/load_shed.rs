@@ -15,74 +15,36 @@
 //! `LoadShed` around `ConcurrencyLimit`, without the readiness handshake (whose error would
 //! then need translating back into a gRPC status).
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tonic::{Status, body::Body, codegen::http};
-use tower::{Layer, Service};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Status;
 
-use super::{is_health, status_response};
+use super::is_health;
 use crate::metrics::Metrics;
 
-#[derive(Clone)]
-pub struct LoadShedLayer {
+pub struct LoadShed {
     slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
 }
 
-impl LoadShedLayer {
+impl LoadShed {
     pub fn new(limit: usize, metrics: Arc<Metrics>) -> Self {
         Self { slots: Arc::new(Semaphore::new(limit)), metrics }
     }
-}
 
-impl<S> Layer<S> for LoadShedLayer {
-    type Service = LoadShed<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        LoadShed { inner, shared: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct LoadShed<S> {
-    inner: S,
-    shared: LoadShedLayer,
-}
-
-impl<S, B> Service<http::Request<B>> for LoadShed<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if is_health(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
+    /// A slot for a call to `path`, held until its handler has answered (`None`: exempt), or
+    /// `Err` with the status to answer when every slot is busy.
+    pub fn admit(&self, path: &str) -> Result<Option<OwnedSemaphorePermit>, Status> {
+        if is_health(path) {
+            return Ok(None);
         }
-        let Ok(slot) = Arc::clone(&self.shared.slots).try_acquire_owned() else {
-            self.shared.metrics.load_shed.inc();
-            return Box::pin(async {
-                Ok(status_response(Status::unavailable("server overloaded: too many calls in progress, retry shortly")))
-            });
-        };
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            drop(slot);
-            response
-        })
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => Ok(Some(slot)),
+            Err(_) => {
+                self.metrics.load_shed.inc();
+                Err(Status::unavailable("server overloaded: too many calls in progress, retry shortly"))
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! Tower layers that wrap every gRPC call, composed once in [`crate::server`] (the order, and
-//! why, is documented there). Each layer answers what it refuses with a proper gRPC status
-//! (never an HTTP error, never `UNKNOWN`): a refused call is a trailers-only response built by
-//! [`status_response`].
+//! What wraps every gRPC call: one tower layer, [`CallStack`] ([`stack`], where the order of
+//! the policies and why is documented), and one module per policy it asks (request id, access
+//! log, rate limit, auth, load shedding, deadline, stream idleness, panic isolation, status
+//! code correction). A refused call gets a proper gRPC status (never an HTTP error, never
+//! `UNKNOWN`) as a trailers-only response.
 
 pub mod access_log;
 pub mod auth;
@@ -11,14 +12,16 @@ pub mod load_shed;
 pub mod methods;
 pub mod rate_limit;
 pub mod request_id;
+pub mod stack;
 pub mod status_codes;
 pub mod stream_idle;
+
+pub use stack::{CallStack, Settings};
 
 use std::net::SocketAddr;
 
 use tonic::{
-    Code, Status,
-    body::Body,
+    Code,
     codegen::http,
     transport::server::{TcpConnectInfo, TlsConnectInfo},
 };
@@ -31,11 +34,6 @@ pub fn is_health(path: &str) -> bool {
 
 pub fn is_reflection(path: &str) -> bool {
     path.starts_with("/grpc.reflection.")
-}
-
-/// A complete gRPC response carrying only `status` (a "trailers-only" response).
-pub fn status_response(status: Status) -> http::Response<Body> {
-    status.into_http()
 }
 
 /// The peer's address, over plain TCP or TLS.

@@ -9,30 +9,20 @@
 //! bearer token is one shared secret, not an identity, so it does not key the limit either.
 //! Health checks are exempt (probes come every few seconds from the kubelet).
 //!
-//! Memory: one small entry per client seen recently; [`RateLimitLayer::housekeeping`] drops
+//! Memory: one small entry per client seen recently; [`RateLimit::housekeeping`] drops
 //! the entries of clients that are back to a full bucket.
 
-use std::{
-    future::Future,
-    hash::Hash,
-    net::IpAddr,
-    num::NonZeroU32,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{hash::Hash, net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
     state::keyed::DefaultKeyedStateStore,
 };
-use tonic::{Code, Status, body::Body, codegen::http};
+use tonic::{Code, Status, codegen::http};
 use tonic_types::{ErrorDetails, StatusExt};
-use tower::{Layer, Service};
 
-use super::{is_health, peer_addr, status_response};
+use super::{is_health, peer_addr};
 use crate::{
     credentials::{API_KEY_HEADER, ApiKeys},
     metrics::Metrics,
@@ -60,13 +50,13 @@ impl ClientKey {
 type Limiter = RateLimiter<ClientKey, DefaultKeyedStateStore<ClientKey>, DefaultClock>;
 
 #[derive(Clone)]
-pub struct RateLimitLayer {
+pub struct RateLimit {
     limiter: Arc<Limiter>,
     api_keys: ApiKeys,
     metrics: Arc<Metrics>,
 }
 
-impl RateLimitLayer {
+impl RateLimit {
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32, api_keys: ApiKeys, metrics: Arc<Metrics>) -> Self {
         let quota = Quota::per_second(per_second).allow_burst(burst);
         Self { limiter: Arc::new(RateLimiter::keyed(quota)), api_keys, metrics }
@@ -98,42 +88,18 @@ impl RateLimitLayer {
     }
 }
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, shared: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct RateLimit<S> {
-    inner: S,
-    shared: RateLimitLayer,
-}
-
-impl<S, B> Service<http::Request<B>> for RateLimit<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if !is_health(request.uri().path()) {
-            let client = self.shared.client(&request);
-            if let Err(wait) = self.shared.check(&client) {
-                self.shared.metrics.rate_limited.with_label_values(&[client.kind()]).inc();
-                return Box::pin(async move { Ok(status_response(too_many(wait))) });
-            }
+impl RateLimit {
+    /// `Err` with the status to answer if the caller is over its limit. Health checks are
+    /// never limited.
+    pub fn admit<B>(&self, request: &http::Request<B>) -> Result<(), Status> {
+        if is_health(request.uri().path()) {
+            return Ok(());
         }
-        Box::pin(self.inner.call(request))
+        let client = self.client(request);
+        self.check(&client).map_err(|wait| {
+            self.metrics.rate_limited.with_label_values(&[client.kind()]).inc();
+            too_many(wait)
+        })
     }
 }
 
@@ -153,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_refused_with_a_wait() {
-        let layer = RateLimitLayer::new(
+        let layer = RateLimit::new(
             NonZeroU32::new(1).unwrap(),
             NonZeroU32::new(2).unwrap(),
             ApiKeys::new(["k".to_owned()]),

@@ -5,24 +5,13 @@
 //!   `OUT_OF_RANGE`, which means "past the end of a range" and confuses retry logic).
 //!
 //! Such errors arise before any handler runs, and tonic reports them in the response's
-//! trailers (or its headers, for a trailers-only response): that is where this layer looks.
+//! trailers (or its headers, for a trailers-only response): that is where the call stack
+//! ([`super::CallStack`]) looks.
 //! Streaming handlers meet the same error on their inbound stream and end their call with it
-//! as it came; it reaches the trailers, and this layer, like any other. Services never
+//! as it came; it reaches the trailers, and this correction, like any other. Services never
 //! correct codes themselves.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-};
-
-use http_body::Frame;
-use tonic::{
-    Code, Status,
-    body::Body,
-    codegen::http::{self, HeaderMap},
-};
-use tower::{Layer, Service};
+use tonic::{Code, Status, codegen::http::HeaderMap};
 
 const TOO_LARGE_PREFIX: &str = "Error, decoded message length too large";
 
@@ -41,79 +30,8 @@ fn too_large_message(original: &str) -> String {
     format!("request message too large: {detail}")
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StatusCodesLayer;
-
-impl<S> Layer<S> for StatusCodesLayer {
-    type Service = StatusCodes<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StatusCodes { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct StatusCodes<S> {
-    inner: S,
-}
-
-impl<S, ReqBody> Service<http::Request<ReqBody>> for StatusCodes<S>
-where
-    S: Service<http::Request<ReqBody>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = response.await?;
-            fix_status(response.headers_mut());
-            Ok(response.map(|body| Body::new(FixTrailers(body))))
-        })
-    }
-}
-
-/// The response body, with the status in its trailers corrected.
-struct FixTrailers(Body);
-
-impl http_body::Body for FixTrailers {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.0).poll_frame(cx).map(|frame| {
-            frame.map(|frame| {
-                frame.map(|frame| match frame.into_trailers() {
-                    Ok(mut trailers) => {
-                        fix_status(&mut trailers);
-                        Frame::trailers(trailers)
-                    }
-                    Err(frame) => frame,
-                })
-            })
-        })
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.0.size_hint()
-    }
-}
-
-fn fix_status(headers: &mut HeaderMap) {
+/// Corrects the status in a response's headers or trailers, in place.
+pub fn fix_status(headers: &mut HeaderMap) {
     // The cheap test first: this runs on every response.
     if headers.get("grpc-status").is_none_or(|code| code.as_bytes() != b"11") {
         return;

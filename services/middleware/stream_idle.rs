@@ -21,65 +21,70 @@ use std::{
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 use tonic::{Status, body::Body, codegen::http};
-use tower::{Layer, Service};
 
-use super::{is_health, methods::Methods};
+use super::{is_health, methods::Method};
 
-#[derive(Clone)]
-pub struct StreamIdleLayer {
-    methods: Arc<Methods>,
+pub struct StreamIdle {
+    /// Zero: never.
     idle: Duration,
 }
 
-impl StreamIdleLayer {
-    pub fn new(methods: Arc<Methods>, idle: Duration) -> Self {
-        Self { methods, idle }
-    }
-}
-
-impl<S> Layer<S> for StreamIdleLayer {
-    type Service = StreamIdle<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StreamIdle { inner, shared: self.clone() }
-    }
-}
-
-#[derive(Clone)]
-pub struct StreamIdle<S> {
-    inner: S,
-    shared: StreamIdleLayer,
-}
-
-impl<S> Service<http::Request<Body>> for StreamIdle<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl StreamIdle {
+    pub fn new(idle: Duration) -> Self {
+        Self { idle }
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let path = request.uri().path();
-        if self.shared.idle.is_zero() || !self.shared.methods.is_streaming(path) || is_health(path) {
-            return Box::pin(self.inner.call(request));
+    /// For a streaming call that idleness may end: its request, with the body touching the
+    /// call's activity clock, and the timer its response body runs down. Other calls pass as
+    /// they are.
+    pub fn watch(&self, method: &Method, request: http::Request<Body>) -> (http::Request<Body>, Option<IdleTimer>) {
+        if self.idle.is_zero() || !method.is_streaming() || is_health(request.uri().path()) {
+            return (request, None);
         }
         let clock = Arc::new(ActivityClock::new());
         let request_clock = Arc::clone(&clock);
         let request = request.map(|body| Body::new(Tracked { inner: body, clock: request_clock }));
-        let idle = self.shared.idle;
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            Ok(response.map(|body| {
-                Body::new(IdleBody { inner: Some(body), sleep: Box::pin(tokio::time::sleep(idle)), clock, idle })
-            }))
-        })
+        let timer = IdleTimer { sleep: Box::pin(tokio::time::sleep(self.idle)), clock, idle: self.idle };
+        (request, Some(timer))
+    }
+}
+
+/// The idle timer of one streaming call, run down by its response body.
+pub struct IdleTimer {
+    sleep: Pin<Box<Sleep>>,
+    clock: Arc<ActivityClock>,
+    idle: Duration,
+}
+
+impl IdleTimer {
+    /// The response side sent (or ended) something.
+    pub fn touch(&self) {
+        self.clock.touch();
+    }
+
+    /// Ready with the trailers that end the call once neither side has sent anything for the
+    /// idle time.
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<http::HeaderMap> {
+        loop {
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // The timer ran out, but the other direction may have been active since.
+            let deadline = self.clock.last() + self.idle;
+            if deadline > Instant::now() {
+                self.sleep.as_mut().reset(deadline);
+                continue;
+            }
+            tracing::debug!(idle = ?self.idle, "streaming call idle; ending it");
+            let mut trailers = http::HeaderMap::new();
+            let status = Status::deadline_exceeded(format!(
+                "stream idle for {:?}: no message in either direction (--stream-idle-timeout)",
+                self.idle
+            ));
+            // A fixed ASCII message always makes valid headers.
+            let _ = status.add_header(&mut trailers);
+            return Poll::Ready(trailers);
+        }
     }
 }
 
@@ -131,61 +136,5 @@ impl http_body::Body for Tracked {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// The response body, ended with `DEADLINE_EXCEEDED` trailers once the call has been idle.
-struct IdleBody {
-    /// `None` once ended for idleness: dropping it drops the handler's stream.
-    inner: Option<Body>,
-    sleep: Pin<Box<Sleep>>,
-    clock: Arc<ActivityClock>,
-    idle: Duration,
-}
-
-impl http_body::Body for IdleBody {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if let Poll::Ready(frame) = Pin::new(inner).poll_frame(cx) {
-            self.clock.touch();
-            return Poll::Ready(frame);
-        }
-        loop {
-            if self.sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            // The timer ran out, but the other direction may have been active since.
-            let deadline = self.clock.last() + self.idle;
-            if deadline > Instant::now() {
-                self.sleep.as_mut().reset(deadline);
-                continue;
-            }
-            self.inner = None;
-            tracing::debug!(idle = ?self.idle, "streaming call idle; ending it");
-            let mut trailers = http::HeaderMap::new();
-            let status = Status::deadline_exceeded(format!(
-                "stream idle for {:?}: no message in either direction (--stream-idle-timeout)",
-                self.idle
-            ));
-            // A fixed ASCII message always makes valid headers.
-            let _ = status.add_header(&mut trailers);
-            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(http_body::Body::is_end_stream)
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.as_ref().map(http_body::Body::size_hint).unwrap_or_default()
     }
 }
