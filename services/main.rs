@@ -9,7 +9,7 @@ use clap::Parser;
 use switchboard::{
     config::{Config, DEVELOPMENT_API_KEY, LogFormat},
     legacy::Protocol,
-    logging::{JsonWithRequestId, TextFields},
+    logging::{BatchedWriter, FlushGuard, JsonWithRequestId, TextFields},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -66,21 +66,18 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Log lines are formatted on the thread that logs and written by a thread of their own,
-/// through a buffer flushed whenever no more lines are waiting: one access-log line per
-/// call would otherwise cost a `write` system call per call on the serving threads. Not
-/// lossy: if the output cannot keep up, logging waits rather than dropping lines.
-fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+/// Log lines are formatted on the thread that logs and written out in batches by a thread of
+/// their own ([`BatchedWriter`]): one access-log line per call would otherwise cost a `write`
+/// system call per call on the serving threads. Not lossy: if the output cannot keep up,
+/// logging waits rather than dropping lines.
+fn init_logging(config: &Config) -> anyhow::Result<FlushGuard> {
     // RUST_LOG, when set, wins over --log, as every Rust service's operators expect.
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) if !filter.is_empty() => EnvFilter::try_new(filter),
         _ => EnvFilter::try_new(&config.log_filter),
     }
     .context("invalid log filter")?;
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(LOG_BUFFER, std::io::stdout()));
+    let (writer, guard) = BatchedWriter::start(std::io::stdout()).context("starting the log writer thread")?;
     // Colours only for a terminal: escape codes in a log file or collector are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -95,9 +92,6 @@ fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blockin
     }
     Ok(guard)
 }
-
-/// Bytes of log lines gathered into one write.
-const LOG_BUFFER: usize = 64 * 1024;
 
 async fn wait_for_signal() -> anyhow::Result<()> {
     #[cfg(unix)]

@@ -6,10 +6,15 @@
 //! script makes from proto/ today.
 //!
 //! The Python venv lives in `target/tools/python-client-venv` (remade when requirements.txt
-//! changes); `npm ci` installs into `clients/node/node_modules` (git-ignored). If python3,
+//! changes, by the installer the server's tests use); `npm ci` installs into `clients/node/node_modules` (git-ignored). If python3,
 //! pip, node or npm cannot install or run, these tests fail; they never skip.
 
 mod common;
+// The installer of the server's tests (`target/tools/<name>`, staged and renamed into place).
+#[path = "../../tests/common/tools.rs"]
+mod tools;
+#[path = "../../tests/common/venv.rs"]
+mod venv;
 
 use std::{
     path::{Path, PathBuf},
@@ -31,12 +36,6 @@ fn clients_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tools_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is `<target>/tmp`; tools live beside it in `<target>/tools`.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("tools")
-}
-
 fn describe(what: &str, output: &Output) -> String {
     format!(
         "{what}: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -44,12 +43,6 @@ fn describe(what: &str, output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn run(command: &mut Command, what: &str) -> Result<Output, String> {
-    let output =
-        command.stdin(Stdio::null()).output().map_err(|error| format!("{what}: cannot run {command:?}: {error}"))?;
-    if output.status.success() { Ok(output) } else { Err(describe(what, &output)) }
 }
 
 /// A fingerprint of the files an installation was made from (FNV-1a, enough to notice a change).
@@ -78,49 +71,18 @@ fn python() -> PathBuf {
         .unwrap_or_else(|error| panic!("the Python client's dependencies cannot be installed: {error}"))
 }
 
+/// `target/tools/python-client-venv`, with exactly what requirements.txt pins, made by the
+/// installer the server's tests use.
 fn install_python_venv() -> Result<PathBuf, String> {
-    let requirements = clients_dir().join("python/requirements.txt");
-    let wanted = fingerprint(std::slice::from_ref(&requirements));
-    let tools = tools_dir();
-    let venv = tools.join("python-client-venv");
-    let python = venv.join("bin/python");
-    if std::fs::read_to_string(venv.join(MARKER)).is_ok_and(|m| m.trim() == wanted) && python.is_file() {
-        return Ok(python);
-    }
-    std::fs::create_dir_all(&tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
-    // Build in a directory of this process's own and rename it into place when complete, so a
-    // concurrent run never sees a half-made venv.
-    let staging = tools.join(format!("python-client-venv.tmp.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let built = (|| {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&staging), "python3 -m venv")?;
-        run(
-            Command::new(staging.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements),
-            "pip install -r clients/python/requirements.txt",
-        )?;
-        std::fs::write(staging.join(MARKER), &wanted).map_err(|e| format!("cannot write the marker: {e}"))
-    })();
-    if let Err(error) = built {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(error);
-    }
-    if venv.exists() {
-        let stale = tools.join(format!("python-client-venv.stale.{}", std::process::id()));
-        if std::fs::rename(&venv, &stale).is_ok() {
-            let _ = std::fs::remove_dir_all(&stale);
-        }
-    }
-    if let Err(error) = std::fs::rename(&staging, &venv) {
-        let _ = std::fs::remove_dir_all(&staging);
-        if !python.is_file() {
-            return Err(format!("cannot move the venv into {}: {error}", venv.display()));
-        }
-    }
-    // A venv's scripts name its own path, so it is made at its final place: check it runs.
-    run(Command::new(&python).args(["-c", "import grpc, grpc_tools"]), "importing grpc in the venv")?;
-    Ok(python)
+    let file = clients_dir().join("python/requirements.txt");
+    let text = std::fs::read_to_string(&file).map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+    let requirements: Vec<&str> =
+        text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect();
+    let venv = venv::venv("python-client-venv", &requirements, |staging| {
+        let python = staging.join("bin/python");
+        tools::run(Command::new(python).args(["-c", "import grpc, grpc_tools"]), "importing grpc in the venv").map(drop)
+    })?;
+    Ok(venv.join("bin/python"))
 }
 
 /// `npm ci` in clients/node, once per process, again whenever the lock file changed.
@@ -138,7 +100,7 @@ fn npm_ci() -> Result<PathBuf, String> {
     if std::fs::read_to_string(modules.join(MARKER)).is_ok_and(|m| m.trim() == wanted) {
         return Ok(modules);
     }
-    run(
+    tools::run(
         Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&node_dir),
         "npm ci in clients/node",
     )?;
@@ -309,7 +271,7 @@ fn assert_same_tree(committed: &Path, fresh: &Path, regen: &str) {
 fn python_generated_code_matches_the_protos() {
     let python = python();
     let fresh = tempfile::tempdir().expect("temp dir");
-    let output = run(
+    let output = tools::run(
         Command::new(clients_dir().join("python/regen.sh")).arg(fresh.path()).env("PYTHON", &python),
         "clients/python/regen.sh",
     )
@@ -322,7 +284,7 @@ fn python_generated_code_matches_the_protos() {
 fn node_generated_declarations_match_the_protos() {
     node_modules();
     let fresh = tempfile::tempdir().expect("temp dir");
-    run(Command::new(clients_dir().join("node/regen.sh")).arg(fresh.path()), "clients/node/regen.sh")
+    tools::run(Command::new(clients_dir().join("node/regen.sh")).arg(fresh.path()), "clients/node/regen.sh")
         .unwrap_or_else(|error| panic!("{error}"));
     assert_same_tree(&clients_dir().join("node/generated"), fresh.path(), "clients/node/regen.sh");
 }

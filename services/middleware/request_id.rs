@@ -1,8 +1,8 @@
 //! Request ids: every call carries one. An incoming `x-request-id` that looks like an id
 //! (1 to 128 visible ASCII characters) is kept, so a caller can follow its own id through our
 //! logs; anything else is replaced by a fresh one. The id is returned in the response headers,
-//! available to handlers as the [`RequestId`] request extension and in the request metadata,
-//! and every log line of the call carries it:
+//! available to handlers in the request metadata (`x-request-id`, set to the id in use), and
+//! every log line of the call carries it:
 //!
 //! * while a unary call's handler runs, its id is the thread's [current](current) one, and the
 //!   log format ([`crate::logging`]) adds it to every line written then. That costs nothing

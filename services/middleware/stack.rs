@@ -155,7 +155,6 @@ where
         let method = Arc::clone(policies.methods.get(request.uri().path()));
         let id = RequestId::from_header(request.headers().get(&REQUEST_ID_HEADER_NAME));
         request.headers_mut().insert(REQUEST_ID_HEADER_NAME, id.header());
-        request.extensions_mut().insert(id.clone());
         let record = policies.access_log.start(start, Arc::clone(&method), id.clone(), peer_addr(&request));
 
         let slot = match policies.admit(&request) {

@@ -22,7 +22,8 @@ use crate::{
     paging::{Page, PageLimits},
     pb::{self, payment_service_server},
     storage::{
-        Idempotent, NewRefund, PaymentRecord, PaymentState, PaymentStore, RefundOutcome, RefundRecord, RefundRejection,
+        Claim, Idempotent, NewRefund, PaymentPage, PaymentRecord, PaymentState, PaymentStore, RefundOutcome,
+        RefundRecord, RefundRejection,
     },
     validate::{self, Violations},
 };
@@ -104,7 +105,7 @@ impl PaymentService {
             create_time: now,
             update_time: now,
         };
-        match self.store.create(idempotency_key, &fingerprint, payment).await? {
+        match self.store.create(Claim { idempotency_key, fingerprint: &fingerprint }, payment).await? {
             Idempotent::Created(payment) => {
                 tracing::info!(payment = %payment.id, status = ?payment.state, "payment created");
                 Ok(payment_to_proto(payment))
@@ -143,7 +144,8 @@ impl PaymentService {
         };
         violations.into_result()?;
         let customer = Some(request.customer_id.as_str()).filter(|c| !c.is_empty());
-        let mut payments = self.store.list(account, customer, after, page.fetch_limit()).await?;
+        let mut payments =
+            self.store.list(PaymentPage { account, customer_id: customer, after, limit: page.fetch_limit() }).await?;
         let next_page_token = page.finish(&mut payments, |p| {
             let nanos = p.create_time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
             format!("{nanos}:{}", p.id)
@@ -174,7 +176,7 @@ impl PaymentService {
             reason: request.reason,
             time: SystemTime::now(),
         };
-        match self.store.refund(account, idempotency_key, &fingerprint, refund).await? {
+        match self.store.refund(account, Claim { idempotency_key, fingerprint: &fingerprint }, refund).await? {
             RefundOutcome::Done(Idempotent::Created((refund, payment))) => {
                 tracing::info!(payment = %payment.id, refund = %refund.id, amount_minor = refund.amount_minor, "payment refunded");
                 Ok(refund_to_proto(refund, payment))

@@ -200,12 +200,8 @@ impl PaymentsState {
 
 #[async_trait]
 impl PaymentStore for MemoryPaymentStore {
-    async fn create(
-        &self,
-        idempotency_key: &str,
-        fingerprint: &str,
-        payment: PaymentRecord,
-    ) -> StorageResult<Idempotent<PaymentRecord>> {
+    async fn create(&self, claim: Claim<'_>, payment: PaymentRecord) -> StorageResult<Idempotent<PaymentRecord>> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let mut state = lock(&self.state);
         match state.replay(&payment.account, idempotency_key, fingerprint) {
             Some(Ok(IdempotentResult::Payment(id))) => {
@@ -233,13 +229,8 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.state).payments.get(id).filter(|p| p.account == account).cloned())
     }
 
-    async fn list(
-        &self,
-        account: &str,
-        customer_id: Option<&str>,
-        after: Option<(SystemTime, String)>,
-        limit: usize,
-    ) -> StorageResult<Vec<PaymentRecord>> {
+    async fn list(&self, page: PaymentPage<'_>) -> StorageResult<Vec<PaymentRecord>> {
+        let PaymentPage { account, customer_id, after, limit } = page;
         use std::ops::Bound;
         let state = lock(&self.state);
         let low = Bound::Included((account.to_owned(), SystemTime::UNIX_EPOCH, String::new()));
@@ -259,13 +250,8 @@ impl PaymentStore for MemoryPaymentStore {
             .collect())
     }
 
-    async fn refund(
-        &self,
-        account: &str,
-        idempotency_key: &str,
-        fingerprint: &str,
-        refund: NewRefund,
-    ) -> StorageResult<RefundOutcome> {
+    async fn refund(&self, account: &str, claim: Claim<'_>, refund: NewRefund) -> StorageResult<RefundOutcome> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let mut state = lock(&self.state);
         match state.replay(account, idempotency_key, fingerprint) {
             Some(Ok(IdempotentResult::Refund(id))) => {

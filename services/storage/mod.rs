@@ -252,35 +252,36 @@ impl PaymentRecord {
     }
 }
 
+/// The idempotency key a write is claimed under, and the fingerprint of its request: a retry
+/// with the same key and fingerprint gets the first answer; another request under the same key
+/// is `KeyReused`.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub idempotency_key: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// One page of an account's payments: newest first, strictly after the cursor `after`
+/// (`(create_time, id)` of the last one seen), optionally of one customer.
+#[derive(Debug, Clone)]
+pub struct PaymentPage<'a> {
+    pub account: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub after: Option<(SystemTime, String)>,
+    pub limit: usize,
+}
+
 #[async_trait]
 pub trait PaymentStore: Send + Sync + 'static {
-    /// Stores `payment` under (`payment.account`, `idempotency_key`) unless that key is taken:
-    /// then returns the original payment if `fingerprint` matches, or `KeyReused`.
-    async fn create(
-        &self,
-        idempotency_key: &str,
-        fingerprint: &str,
-        payment: PaymentRecord,
-    ) -> StorageResult<Idempotent<PaymentRecord>>;
+    /// Stores `payment` under (`payment.account`, the claim's key) unless that key is taken:
+    /// then returns the original payment if the fingerprint matches, or `KeyReused`.
+    async fn create(&self, claim: Claim<'_>, payment: PaymentRecord) -> StorageResult<Idempotent<PaymentRecord>>;
     async fn get(&self, account: &str, id: &str) -> StorageResult<Option<PaymentRecord>>;
-    /// The account's payments, newest first, strictly after the cursor `after`
-    /// (`(create_time, id)` of the last one seen), optionally of one customer.
-    async fn list(
-        &self,
-        account: &str,
-        customer_id: Option<&str>,
-        after: Option<(SystemTime, String)>,
-        limit: usize,
-    ) -> StorageResult<Vec<PaymentRecord>>;
-    /// Records a refund atomically with [`PaymentRecord::apply_refund`], under the same
-    /// idempotency rules as [`PaymentStore::create`].
-    async fn refund(
-        &self,
-        account: &str,
-        idempotency_key: &str,
-        fingerprint: &str,
-        refund: NewRefund,
-    ) -> StorageResult<RefundOutcome>;
+    async fn list(&self, page: PaymentPage<'_>) -> StorageResult<Vec<PaymentRecord>>;
+    /// Records a refund of one of `account`'s payments atomically with
+    /// [`PaymentRecord::apply_refund`], under the same idempotency rules as
+    /// [`PaymentStore::create`].
+    async fn refund(&self, account: &str, claim: Claim<'_>, refund: NewRefund) -> StorageResult<RefundOutcome>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -306,12 +306,8 @@ impl PgDb {
 
 #[async_trait]
 impl PaymentStore for PgDb {
-    async fn create(
-        &self,
-        idempotency_key: &str,
-        fingerprint: &str,
-        payment: PaymentRecord,
-    ) -> StorageResult<Idempotent<PaymentRecord>> {
+    async fn create(&self, claim: Claim<'_>, payment: PaymentRecord) -> StorageResult<Idempotent<PaymentRecord>> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let mut tx = self.begin().await?;
         let claim = sql::claim_key(&payment.account, idempotency_key, fingerprint, "payment", &payment.id);
         if self.claim_key(&mut tx, claim).await? {
@@ -331,23 +327,13 @@ impl PaymentStore for PgDb {
         Ok(self.payment(id).await?.filter(|p| p.account == account))
     }
 
-    async fn list(
-        &self,
-        account: &str,
-        customer_id: Option<&str>,
-        after: Option<(SystemTime, String)>,
-        limit_to: usize,
-    ) -> StorageResult<Vec<PaymentRecord>> {
+    async fn list(&self, page: PaymentPage<'_>) -> StorageResult<Vec<PaymentRecord>> {
+        let PaymentPage { account, customer_id, after, limit: limit_to } = page;
         fetch_all(&self.pool, sql::select_payments(account, customer_id, after.as_ref(), limit_to), sql::payment).await
     }
 
-    async fn refund(
-        &self,
-        account: &str,
-        idempotency_key: &str,
-        fingerprint: &str,
-        refund: NewRefund,
-    ) -> StorageResult<RefundOutcome> {
+    async fn refund(&self, account: &str, claim: Claim<'_>, refund: NewRefund) -> StorageResult<RefundOutcome> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let mut tx = self.begin().await?;
         let claim = sql::claim_key(account, idempotency_key, fingerprint, "refund", &refund.id);
         if !self.claim_key(&mut tx, claim).await? {

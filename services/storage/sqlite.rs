@@ -577,12 +577,8 @@ fn payment_by_id(conn: &Connection, id: &str) -> StorageResult<Option<PaymentRec
 
 #[async_trait]
 impl PaymentStore for SqliteDb {
-    async fn create(
-        &self,
-        idempotency_key: &str,
-        fingerprint: &str,
-        payment: PaymentRecord,
-    ) -> StorageResult<Idempotent<PaymentRecord>> {
+    async fn create(&self, claim: Claim<'_>, payment: PaymentRecord) -> StorageResult<Idempotent<PaymentRecord>> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let (key, fingerprint) = (idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
             .write(Statements::Several, move |conn| {
@@ -607,13 +603,8 @@ impl PaymentStore for SqliteDb {
         Ok(payment.filter(|p| p.account == account))
     }
 
-    async fn list(
-        &self,
-        account: &str,
-        customer_id: Option<&str>,
-        after: Option<(SystemTime, String)>,
-        limit: usize,
-    ) -> StorageResult<Vec<PaymentRecord>> {
+    async fn list(&self, page: PaymentPage<'_>) -> StorageResult<Vec<PaymentRecord>> {
+        let PaymentPage { account, customer_id, after, limit } = page;
         let (account, customer_id) = (account.to_owned(), customer_id.map(str::to_owned));
         self.readers
             .read(move |conn| {
@@ -623,13 +614,8 @@ impl PaymentStore for SqliteDb {
             .await
     }
 
-    async fn refund(
-        &self,
-        account: &str,
-        idempotency_key: &str,
-        fingerprint: &str,
-        refund: NewRefund,
-    ) -> StorageResult<RefundOutcome> {
+    async fn refund(&self, account: &str, claim: Claim<'_>, refund: NewRefund) -> StorageResult<RefundOutcome> {
+        let Claim { idempotency_key, fingerprint } = claim;
         let (account, key, fingerprint) = (account.to_owned(), idempotency_key.to_owned(), fingerprint.to_owned());
         self.writer
             .write(Statements::Several, move |conn| {

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use prometheus::HistogramVec;
 
 use super::{
-    FileContent, FileRecord, FileStore, FileUpload, Idempotent, KvStore, NewRefund, PaymentRecord, PaymentStore,
-    RefundOutcome, StorageResult, Stores, UserFields, UserPatch, UserRecord, UserStore, UserWriteError,
+    Claim, FileContent, FileRecord, FileStore, FileUpload, Idempotent, KvStore, NewRefund, PaymentPage, PaymentRecord,
+    PaymentStore, RefundOutcome, StorageResult, Stores, UserFields, UserPatch, UserRecord, UserStore, UserWriteError,
 };
 
 async fn timed<T>(histogram: &HistogramVec, store: &str, write: impl Future<Output = T>) -> T {
@@ -82,34 +82,17 @@ impl KvStore for Timed<dyn KvStore> {
 
 #[async_trait]
 impl PaymentStore for Timed<dyn PaymentStore> {
-    async fn create(
-        &self,
-        idempotency_key: &str,
-        fingerprint: &str,
-        payment: PaymentRecord,
-    ) -> StorageResult<Idempotent<PaymentRecord>> {
-        timed(&self.histogram, "payments", self.inner.create(idempotency_key, fingerprint, payment)).await
+    async fn create(&self, claim: Claim<'_>, payment: PaymentRecord) -> StorageResult<Idempotent<PaymentRecord>> {
+        timed(&self.histogram, "payments", self.inner.create(claim, payment)).await
     }
     async fn get(&self, account: &str, id: &str) -> StorageResult<Option<PaymentRecord>> {
         self.inner.get(account, id).await
     }
-    async fn list(
-        &self,
-        account: &str,
-        customer_id: Option<&str>,
-        after: Option<(std::time::SystemTime, String)>,
-        limit: usize,
-    ) -> StorageResult<Vec<PaymentRecord>> {
-        self.inner.list(account, customer_id, after, limit).await
+    async fn list(&self, page: PaymentPage<'_>) -> StorageResult<Vec<PaymentRecord>> {
+        self.inner.list(page).await
     }
-    async fn refund(
-        &self,
-        account: &str,
-        idempotency_key: &str,
-        fingerprint: &str,
-        refund: NewRefund,
-    ) -> StorageResult<RefundOutcome> {
-        timed(&self.histogram, "payments", self.inner.refund(account, idempotency_key, fingerprint, refund)).await
+    async fn refund(&self, account: &str, claim: Claim<'_>, refund: NewRefund) -> StorageResult<RefundOutcome> {
+        timed(&self.histogram, "payments", self.inner.refund(account, claim, refund)).await
     }
 }
 
