@@ -7,7 +7,7 @@ are not ours) and marks disturbed runs, then prints medians of the clean runs wi
 and writes every run to a JSON file. Loopback only; every load is bounded in time; every
 process started is stopped by its PID.
 
-Usage: bench.py [--quick] [--pairs N] [--duration S] [--only REGEX] [--out FILE]
+Usage: bench.py [--quick] [--pairs N] [--duration S] [--only REGEX] [--out FILE] [--baseline BINARY]
 (bench/run.sh builds everything first and then calls this.)
 """
 
@@ -689,6 +689,28 @@ def measure_once(label, factory, measure, o):
     return result
 
 
+def with_binary(factory, binary):
+    """`factory`, starting `binary` instead of this tree's build."""
+    def make():
+        global SB, _HTTP_FLAG
+        saved = SB, _HTTP_FLAG
+        SB, _HTTP_FLAG = binary, None
+        try:
+            return factory()
+        finally:
+            SB, _HTTP_FLAG = saved
+    return make
+
+
+def with_baseline(variants, binary):
+    out = []
+    for label, factory, measure in variants:
+        out.append((label, factory, measure))
+        if label.startswith("switchboard"):
+            out.append((f"{label}@baseline", with_binary(factory, os.path.abspath(binary)), measure))
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: 1 pair of 2 s runs")
@@ -701,6 +723,9 @@ def main():
     p.add_argument("--max-foreign", type=float, default=0.15, help="cores of foreign CPU that mark a run disturbed")
     p.add_argument("--max-steal", type=float, default=0.10)
     p.add_argument("--idle-wait", type=float, default=30.0)
+    p.add_argument("--baseline", metavar="BINARY",
+                   help="an earlier build of switchboard: each switchboard variant is also run with it, "
+                        "labelled <label>@baseline, for a before/after table in one run")
     o = p.parse_args()
     if o.quick:
         o.pairs, o.duration, o.warmup, o.idle_wait = 1, 2, 1, 2.0
@@ -711,6 +736,8 @@ def main():
         if not re.search(o.only, name):
             continue
         targets = extra[0] if extra else []
+        if o.baseline:
+            variants = with_baseline(variants, o.baseline)
         print(f"== {name}")
         per_variant = {label: [] for label, _, _ in variants}
         for pair in range(o.pairs):

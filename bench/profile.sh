@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a CPU profile of one workload against the release binary:
-#   bench/profile.sh [rest-get|grpc-echo] [SECONDS]
-# Starts `switchboard --storage memory` on loopback, loads it (wrk for REST, h2load for gRPC),
+#   [LOG=info|warn] bench/profile.sh [rest-get|grpc-echo] [SECONDS]
+# Starts `switchboard --storage memory` on loopback (default configuration otherwise: the
+# access log on, into a file; LOG=warn profiles without it), loads it (wrk for REST, h2load for gRPC),
 # samples it with perf (software cpu-clock, so it works where hardware counters are not
 # exposed, as on this VM), and prints the hottest symbols. With inferno installed
 # (`cargo install inferno`), also writes a flame graph to $WORK/profile-<workload>.svg.
@@ -12,6 +13,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 WORK=${WORK:-/tmp/switchboard-bench}
 WORKLOAD=${1:-rest-get}
 SECONDS_TO_SAMPLE=${2:-10}
+LOG=${LOG:-info}
 GRPC=127.0.0.1:50161
 HTTP=127.0.0.1:50162
 mkdir -p "$WORK"
@@ -27,7 +29,7 @@ fi
 
 "$ROOT/target/release/switchboard" --storage memory --listen "$GRPC" --http-listen "$HTTP" \
   --legacy-kv-listen off --legacy-chat-listen off --legacy-echo-listen off --legacy-binary-listen off \
-  --log warn >"$WORK/profile-server.log" 2>&1 &
+  --log "$LOG" >"$WORK/profile-server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://$HTTP/v1/ping" >/dev/null && break; sleep 0.1; done

@@ -29,6 +29,7 @@ use tonic::Code;
 use super::{
     ConnectionError, Replies, Settings,
     grpc_call::{Call, GrpcGateway, Reply},
+    within_idle,
 };
 
 /// The largest `length` field: the type byte plus a payload of 1 MiB - 1 (the seed's limit).
@@ -186,18 +187,15 @@ async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
     budget: &Arc<FrameBudget>,
 ) -> Result<Option<Frame>, ConnectionError> {
     let idle = settings.idle_timeout;
-    let length = match tokio::time::timeout(idle, async {
+    let length = within_idle(idle, async {
         if reader.fill_buf().await?.is_empty() {
-            return Ok::<_, std::io::Error>(None);
+            return Ok(None);
         }
         reader.read_u32().await.map(Some)
     })
-    .await
-    {
-        Ok(Ok(Some(length))) => length,
-        Ok(Ok(None)) => return Ok(None),
-        Ok(Err(error)) => return Err(error.into()),
-        Err(_elapsed) => return Err(ConnectionError::Idle(idle)),
+    .await?;
+    let Some(length) = length else {
+        return Ok(None);
     };
     if length == 0 {
         return Err(FrameError::Empty.into());
@@ -332,30 +330,19 @@ mod tests {
 /// `proptest-regressions/legacy/binary.txt` and replayed first.
 #[cfg(test)]
 mod fuzz {
-    use std::{convert::Infallible, time::Duration};
+    use std::convert::Infallible;
 
     use proptest::prelude::*;
-    use tokio::{
-        io::{AsyncReadExt as _, AsyncWriteExt as _},
-        net::TcpListener,
-    };
+    use tokio::{io::AsyncReadExt as _, net::TcpListener};
     use tonic::{body::Body, codegen::http};
 
     use super::*;
-    use crate::legacy::lines::fuzz::Chunked;
+    use crate::legacy::lines::fuzz::{Chunked, write_in_segments};
 
     fn settings() -> Settings {
-        Settings {
-            max_connections: 1,
-            max_connections_per_peer: 0,
-            idle_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
-            max_line_bytes: 1024,
-            frame_timeout: Duration::from_secs(10),
-            // Room for every frame of a stream at once (`decode_all` holds them all): these
-            // properties are about bytes, not waiting.
-            frame_buffer_bytes: (MAX_FRAMES + 1) * MAX_FRAME_LENGTH as usize,
-        }
+        // Room for every frame of a stream at once (`decode_all` holds them all): these
+        // properties are about bytes, not waiting.
+        Settings { frame_buffer_bytes: (MAX_FRAMES + 1) * MAX_FRAME_LENGTH as usize, ..Settings::for_tests(1024) }
     }
 
     /// Most whole frames in a generated stream.
@@ -691,20 +678,8 @@ mod fuzz {
                     let _ = serve(stream, peer, &gateway(), &settings(), &budget).await;
                     assert_eq!(budget.used.load(Ordering::Acquire), 0, "budget leaked");
                 });
-                let (mut read, mut write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
-                let writer = tokio::spawn(async move {
-                    let mut at = 0;
-                    for size in segments.iter().cycle() {
-                        if at >= input.len() {
-                            break;
-                        }
-                        let end = input.len().min(at + size);
-                        write.write_all(&input[at..end]).await.unwrap();
-                        at = end;
-                        tokio::task::yield_now().await;
-                    }
-                    write.shutdown().await.unwrap();
-                });
+                let (mut read, write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+                let writer = tokio::spawn(async move { write_in_segments(write, &input, &segments).await.unwrap() });
                 let mut output = Vec::new();
                 read.read_to_end(&mut output).await.unwrap();
                 writer.await.unwrap();

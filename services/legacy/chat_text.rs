@@ -173,15 +173,7 @@ mod fuzz {
     const SENTINEL: &str = "that is all";
 
     fn settings() -> Settings {
-        Settings {
-            max_connections: 1,
-            max_connections_per_peer: 0,
-            idle_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
-            max_line_bytes: MAX_LINE,
-            frame_timeout: Duration::from_secs(10),
-            frame_buffer_bytes: 1 << 20,
-        }
+        Settings::for_tests(MAX_LINE)
     }
 
     /// What the room must make of one line typed after joining.

@@ -10,6 +10,7 @@ use tonic::Request;
 use super::{
     ConnectionError, INVALID_UTF8, Replies, Settings, error_line, line_too_long,
     lines::{Line, LineReader},
+    within_idle,
 };
 use crate::{
     echo::EchoService,
@@ -25,11 +26,9 @@ pub(crate) async fn serve(stream: TcpStream, echo: EchoService, settings: &Setti
             Some(line) => line,
             None => {
                 replies.flush().await?;
-                match tokio::time::timeout(settings.idle_timeout, lines.next_line()).await {
-                    Ok(Ok(Some(line))) => line,
-                    Ok(Ok(None)) => return Ok(()),
-                    Ok(Err(error)) => return Err(error.into()),
-                    Err(_elapsed) => return Err(ConnectionError::Idle(settings.idle_timeout)),
+                match within_idle(settings.idle_timeout, lines.next_line()).await? {
+                    Some(line) => line,
+                    None => return Ok(()),
                 }
             }
         };

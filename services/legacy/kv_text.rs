@@ -28,6 +28,7 @@ use tokio::{io::AsyncWrite, net::TcpStream};
 use super::{
     ConnectionError, INVALID_UTF8, Replies, Settings, error_line, line_too_long,
     lines::{Line, LineReader},
+    within_idle,
 };
 use crate::{
     kv::{KvError, KvService},
@@ -133,11 +134,9 @@ pub(crate) async fn serve(stream: TcpStream, kv: &KvService, settings: &Settings
                 // may be waiting for these replies before it sends another line.
                 pipeline.drain(&mut replies).await?;
                 replies.flush().await?;
-                match tokio::time::timeout(settings.idle_timeout, lines.next_line()).await {
-                    Ok(Ok(Some(line))) => line,
-                    Ok(Ok(None)) => return Ok(()),
-                    Ok(Err(error)) => return Err(error.into()),
-                    Err(_elapsed) => return Err(ConnectionError::Idle(settings.idle_timeout)),
+                match within_idle(settings.idle_timeout, lines.next_line()).await? {
+                    Some(line) => line,
+                    None => return Ok(()),
                 }
             }
         };
@@ -329,34 +328,23 @@ mod fuzz {
             Arc,
             atomic::{AtomicUsize, Ordering},
         },
-        time::Duration,
     };
 
     use async_trait::async_trait;
     use proptest::prelude::*;
-    use tokio::{
-        io::{AsyncReadExt as _, AsyncWriteExt as _},
-        net::TcpListener,
-    };
+    use tokio::{io::AsyncReadExt as _, net::TcpListener};
 
     use super::*;
     use crate::{
         kv::{KvLimits, MAX_KEY_BYTES},
+        legacy::lines::fuzz::write_in_segments,
         storage::{KvStore, StorageResult, memory::MemoryKvStore},
     };
 
     const MAX_LINE: usize = 400;
 
     fn settings() -> Settings {
-        Settings {
-            max_connections: 1,
-            max_connections_per_peer: 0,
-            idle_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
-            max_line_bytes: MAX_LINE,
-            frame_timeout: Duration::from_secs(10),
-            frame_buffer_bytes: 1 << 20,
-        }
+        Settings::for_tests(MAX_LINE)
     }
 
     /// A command name in any mix of upper and lower case.
@@ -627,23 +615,9 @@ mod fuzz {
                     serve(stream, &kv, &settings()).await
                 }
             });
-            let (mut read, mut write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
-            let writer = tokio::spawn(async move {
-                let mut at = 0;
-                for size in segments.iter().cycle() {
-                    if at >= input.len() {
-                        break;
-                    }
-                    let end = input.len().min(at + size);
-                    // The server may already have closed (after QUIT): not an error here.
-                    if write.write_all(&input[at..end]).await.is_err() {
-                        return;
-                    }
-                    at = end;
-                    tokio::task::yield_now().await;
-                }
-                let _ = write.shutdown().await;
-            });
+            let (mut read, write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+            // The server may already have closed (after QUIT): not an error here.
+            let writer = tokio::spawn(async move { drop(write_in_segments(write, &input, &segments).await) });
             let mut output = Vec::new();
             read.read_to_end(&mut output).await.unwrap();
             writer.await.unwrap();

@@ -179,6 +179,27 @@ pub(super) mod fuzz {
         }
     }
 
+    /// Writes `input` to a socket in `segments` (cycled), yielding between them so the server
+    /// sees them arrive apart, then shuts the socket's sending side.
+    pub(in crate::legacy) async fn write_in_segments(
+        mut write: tokio::net::tcp::OwnedWriteHalf,
+        input: &[u8],
+        segments: &[usize],
+    ) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut at = 0;
+        for size in segments.iter().cycle() {
+            if at >= input.len() {
+                break;
+            }
+            let end = input.len().min(at + size);
+            write.write_all(&input[at..end]).await?;
+            at = end;
+            tokio::task::yield_now().await;
+        }
+        write.shutdown().await
+    }
+
     /// Any bytes, weighted towards line breaks and `\r` so lines are short and many.
     pub(in crate::legacy) fn wire_bytes(max_len: usize) -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(

@@ -124,6 +124,34 @@ pub struct Settings {
     pub frame_buffer_bytes: usize,
 }
 
+/// What `read` gives, if it comes within `idle`; else the connection is idle.
+pub(crate) async fn within_idle<T>(
+    idle: Duration,
+    read: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, ConnectionError> {
+    match tokio::time::timeout(idle, read).await {
+        Ok(result) => Ok(result?),
+        Err(_elapsed) => Err(ConnectionError::Idle(idle)),
+    }
+}
+
+#[cfg(test)]
+impl Settings {
+    /// One connection, 10 s for everything, lines up to `max_line_bytes`: the connection
+    /// loops' tests.
+    pub(crate) fn for_tests(max_line_bytes: usize) -> Self {
+        Self {
+            max_connections: 1,
+            max_connections_per_peer: 0,
+            idle_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_line_bytes,
+            frame_timeout: Duration::from_secs(10),
+            frame_buffer_bytes: 1 << 20,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen for legacy {protocol} clients on {addr}: {source}")]
 pub struct BindError {

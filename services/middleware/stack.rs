@@ -448,20 +448,30 @@ mod tests {
         request
     }
 
+    /// `handler` behind the call stack (with `token` required if given), called once.
+    async fn answer<F, Fut>(token: Option<&str>, handler: F) -> (http::Response<Body>, Arc<Metrics>)
+    where
+        F: FnMut(http::Request<Body>) -> Fut,
+        Fut: Future<Output = Result<http::Response<Body>, Infallible>>,
+    {
+        let metrics = Metrics::new();
+        let service = stack(&metrics, token).layer(tower::service_fn(handler));
+        (service.oneshot(echo_call()).await.unwrap(), metrics)
+    }
+
     fn requests(metrics: &Metrics, code: &str) -> u64 {
         metrics.requests.with_label_values(&["/switchboard.v1.EchoService/Echo", code]).get()
     }
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_internal_and_is_counted() {
-        let metrics = Metrics::new();
-        let service = stack(&metrics, None).layer(tower::service_fn(|_request: http::Request<Body>| async {
+        let (response, metrics) = answer(None, |_request: http::Request<Body>| async {
             if true {
                 panic!("boom");
             }
             Ok::<_, Infallible>(http::Response::new(Body::empty()))
-        }));
-        let response = service.oneshot(echo_call()).await.unwrap();
+        })
+        .await;
         assert_eq!(grpc_status(response.headers()), Some(Code::Internal));
         assert!(response.headers().contains_key(REQUEST_ID_HEADER_NAME));
         assert_eq!(requests(&metrics, "INTERNAL"), 1);
@@ -469,33 +479,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_call_never_reaches_the_handler() {
-        let metrics = Metrics::new();
-        let service = stack(&metrics, Some("s3cret")).layer(tower::service_fn(|_request| async {
+        let (response, metrics) = answer(Some("s3cret"), |_request| async {
             unreachable!("an unauthenticated call reached the handler");
             #[allow(unreachable_code)]
             Ok::<_, Infallible>(http::Response::new(Body::empty()))
-        }));
-        let response = service.oneshot(echo_call()).await.unwrap();
+        })
+        .await;
         assert_eq!(grpc_status(response.headers()), Some(Code::Unauthenticated));
         assert_eq!(requests(&metrics, "UNAUTHENTICATED"), 1);
     }
 
     #[tokio::test]
     async fn slow_work_is_cut_at_the_deadline() {
-        let metrics = Metrics::new();
-        let service = stack(&metrics, None).layer(tower::service_fn(|_request| async {
+        let (response, metrics) = answer(None, |_request| async {
             tokio::time::sleep(Duration::from_secs(60)).await;
             Ok::<_, Infallible>(http::Response::new(Body::empty()))
-        }));
-        let response = service.oneshot(echo_call()).await.unwrap();
+        })
+        .await;
         assert_eq!(grpc_status(response.headers()), Some(Code::DeadlineExceeded));
         assert_eq!(requests(&metrics, "DEADLINE_EXCEEDED"), 1);
     }
 
     #[tokio::test]
     async fn the_trailers_are_corrected_and_end_the_call() {
-        let metrics = Metrics::new();
-        let service = stack(&metrics, None).layer(tower::service_fn(|_request| async {
+        let (response, metrics) = answer(None, |_request| async {
             let mut trailers = http::HeaderMap::new();
             Status::out_of_range("Error, decoded message length too large: found 9 bytes, the limit is: 4 bytes")
                 .add_header(&mut trailers)
@@ -504,8 +511,8 @@ mod tests {
                 trailers,
             ))]));
             Ok::<_, Infallible>(http::Response::new(Body::new(body)))
-        }));
-        let response = service.oneshot(echo_call()).await.unwrap();
+        })
+        .await;
         assert_eq!(requests(&metrics, "RESOURCE_EXHAUSTED"), 0, "not before the trailers came");
         let trailers = response.into_body().collect().await.unwrap().trailers().cloned().unwrap();
         let status = Status::from_header_map(&trailers).unwrap();

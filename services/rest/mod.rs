@@ -141,10 +141,9 @@ async fn handle(State(rest): State<Rest>, request: Request) -> Response {
         Ok(metadata) => metadata,
         Err(status) => return errors::error_response(&status),
     };
-    let exchange = Exchange { rest: &rest, route, local, peer, metadata };
-    let query = parts.uri.query();
+    let exchange = Exchange { rest: &rest, route, bound, query: parts.uri.query(), local, peer, metadata };
     let result = if route.is_client_streaming() {
-        let result = streams::upload(exchange, &bound, query, &parts.headers, body).await;
+        let result = streams::upload(exchange, &parts.headers, body).await;
         // A refused upload may leave its body unread, and then HTTP/1.1 cannot go on with the
         // connection: say so rather than let the client find out on its next request.
         result.map_err(|Failure(mut response)| {
@@ -154,19 +153,22 @@ async fn handle(State(rest): State<Rest>, request: Request) -> Response {
             Failure(response)
         })
     } else if route.is_server_streaming() && route.response_body.is_some() {
-        streams::download(exchange, &bound, query).await
+        streams::download(exchange).await
     } else if route.is_server_streaming() {
-        streams::events(exchange, &bound, query).await
+        streams::events(exchange).await
     } else {
-        unary(exchange, &bound, query, &parts.headers, body).await
+        unary(exchange, &parts.headers, body).await
     };
     result.unwrap_or_else(|Failure(response)| response)
 }
 
-/// What every kind of call needs: the route, the client's address, the metadata.
+/// What every kind of call needs: the route and the values its path bound, the query, the
+/// client's address, the metadata.
 struct Exchange<'a> {
     rest: &'a Rest,
     route: &'a Route,
+    bound: Vec<(String, String)>,
+    query: Option<&'a str>,
     local: SocketAddr,
     peer: SocketAddr,
     metadata: HeaderMap,
@@ -191,9 +193,14 @@ impl Exchange<'_> {
     }
 
     /// The request message from the path, the query and `json`, encoded.
-    fn request_bytes(&self, bound: &[(String, String)], query: Option<&str>, json: &[u8]) -> Result<Vec<u8>, Status> {
-        let message = transcode::request_message(self.route, bound, query, json).map_err(bad_request)?;
+    fn request_bytes(&self, json: &[u8]) -> Result<Vec<u8>, Status> {
+        let message = self.request_message(json)?;
         Ok(message.encode_to_vec())
+    }
+
+    /// The request message from the path, the query and `json`.
+    fn request_message(&self, json: &[u8]) -> Result<DynamicMessage, Status> {
+        transcode::request_message(self.route, &self.bound, self.query, json).map_err(bad_request)
     }
 
     /// A response message as a JSON 200, with the call's request id.
@@ -301,20 +308,14 @@ fn unsupported_media_type(content_type: &str) -> Failure {
 }
 
 /// A unary rpc: one JSON request, one JSON response.
-async fn unary(
-    exchange: Exchange<'_>,
-    bound: &[(String, String)],
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: AxumBody,
-) -> Result<Response, Failure> {
+async fn unary(exchange: Exchange<'_>, headers: &HeaderMap, body: AxumBody) -> Result<Response, Failure> {
     let json = if exchange.route.body == BodyRule::None {
         // A rule without a body: whatever was sent is not part of the request.
         Bytes::new()
     } else {
         read_json_body(headers, body, exchange.max_bytes()).await?
     };
-    let request = exchange.request_bytes(bound, query, &json)?;
+    let request = exchange.request_bytes(&json)?;
     let mut responses = exchange.start(in_process::one_message(&request)).await?;
     let message = responses.only_message(exchange.max_bytes()).await?;
     Ok(exchange.json_response(&message, responses.headers())?)

@@ -24,12 +24,8 @@ use crate::in_process;
 /// A server-streaming rpc as `text/event-stream`: one `data:` line of proto3 JSON per message,
 /// a comment line as heartbeat, and a last `end` event with the final `google.rpc.Status`
 /// (code 0 when the stream ended normally), so a client can tell a drain from a failure.
-pub(super) async fn events(
-    exchange: Exchange<'_>,
-    bound: &[(String, String)],
-    query: Option<&str>,
-) -> Result<Response, Failure> {
-    let request = exchange.request_bytes(bound, query, b"")?;
+pub(super) async fn events(exchange: Exchange<'_>) -> Result<Response, Failure> {
+    let request = exchange.request_bytes(b"")?;
     let mut responses = exchange.start(in_process::one_message(&request)).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
@@ -100,13 +96,9 @@ fn end_event(status: &Status) -> Bytes {
 /// A server stream whose rule sends one `bytes` field of its messages (`response_body`) as
 /// the body. The first message may describe the content (`info` with `content_type` and
 /// `size`, as FileService's Download does): its type and length become the headers.
-pub(super) async fn download(
-    exchange: Exchange<'_>,
-    bound: &[(String, String)],
-    query: Option<&str>,
-) -> Result<Response, Failure> {
+pub(super) async fn download(exchange: Exchange<'_>) -> Result<Response, Failure> {
     let field = exchange.route.response_body.clone().unwrap_or_default();
-    let request = exchange.request_bytes(bound, query, b"")?;
+    let request = exchange.request_bytes(b"")?;
     let mut responses = exchange.start(in_process::one_message(&request)).await?;
     let output = exchange.route.method.output();
     let max = exchange.max_bytes();
@@ -173,19 +165,13 @@ fn describe(message: &DynamicMessage, content_type: &mut Option<String>, length:
 /// carries the fields from the path and query (and, where the message has them next to the
 /// path's variable, `content_type` and `size` from the request's headers); every later one a
 /// piece of the body.
-pub(super) async fn upload(
-    exchange: Exchange<'_>,
-    bound: &[(String, String)],
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: AxumBody,
-) -> Result<Response, Failure> {
+pub(super) async fn upload(exchange: Exchange<'_>, headers: &HeaderMap, body: AxumBody) -> Result<Response, Failure> {
     let BodyRule::Field(field) = exchange.route.body.clone() else {
         return Err(Status::unimplemented("this streaming rpc has no raw-body rule").into());
     };
     let input = exchange.route.method.input();
-    let mut first = transcode::request_message(exchange.route, bound, query, b"").map_err(super::bad_request)?;
-    describe_upload(&mut first, bound, headers);
+    let mut first = exchange.request_message(b"")?;
+    describe_upload(&mut first, &exchange.bound, headers);
     let chunk_field = input
         .get_field_by_name(&field)
         .filter(|f| matches!(f.kind(), Kind::Bytes))
