@@ -52,7 +52,6 @@ use super::{
     auth::Auth,
     catch_panic::panicked,
     deadline::{self, Whose},
-    grpc_status,
     load_shed::LoadShed,
     methods::{Method, Methods},
     peer_addr,
@@ -327,13 +326,13 @@ impl Call {
         let Call { mut record, id, scope: _, slot, idle } = self;
         drop(slot);
         let (mut parts, body) = response.into_parts();
-        fix_status(&mut parts.headers);
+        let code = fix_status(&mut parts.headers);
         // Never indexed by HPACK: a value that never repeats would only churn both sides'
         // header tables (h2 writes "sensitive" values as never-indexed literals).
         let mut header = id.header();
         header.set_sensitive(true);
         parts.headers.insert(REQUEST_ID_HEADER_NAME, header);
-        if let Some(code) = grpc_status(&parts.headers) {
+        if let Some(code) = code {
             // A trailers-only answer: the call is over.
             record.finish(code);
             return http::Response::from_parts(parts, body);
@@ -385,8 +384,7 @@ impl http_body::Body for CallBody {
                 }
                 match frame.into_trailers() {
                     Ok(mut trailers) => {
-                        fix_status(&mut trailers);
-                        if let Some(code) = grpc_status(&trailers) {
+                        if let Some(code) = fix_status(&mut trailers) {
                             this.record.finish(code);
                         }
                         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
@@ -428,7 +426,7 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-    use crate::credentials::ApiKeys;
+    use crate::{credentials::ApiKeys, middleware::grpc_status};
 
     fn stack(metrics: &Arc<Metrics>, token: Option<&str>) -> CallStack {
         CallStack::new(Settings {

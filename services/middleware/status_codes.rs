@@ -30,20 +30,22 @@ fn too_large_message(original: &str) -> String {
     format!("request message too large: {detail}")
 }
 
-/// Corrects the status in a response's headers or trailers, in place.
-pub fn fix_status(headers: &mut HeaderMap) {
-    // The cheap test first: this runs on every response.
-    if headers.get("grpc-status").is_none_or(|code| code.as_bytes() != b"11") {
-        return;
+/// Corrects the status in a response's headers or trailers, in place, and says which code the
+/// call ended with (`None`: these headers carry no status).
+pub fn fix_status(headers: &mut HeaderMap) -> Option<Code> {
+    let code = super::grpc_status(headers)?;
+    if code != Code::OutOfRange {
+        return Some(code);
     }
-    let Some(status) = Status::from_header_map(headers) else {
-        return;
-    };
-    let fixed = corrected(status);
-    if fixed.code() != Code::OutOfRange {
-        // Only fails for a message that cannot be a header, which `corrected` never writes.
-        let _ = fixed.add_header(headers);
-    }
+    let fixed = Status::from_header_map(headers).map_or(code, |status| {
+        let fixed = corrected(status);
+        if fixed.code() != Code::OutOfRange {
+            // Only fails for a message that cannot be a header, which `corrected` never writes.
+            let _ = fixed.add_header(headers);
+        }
+        fixed.code()
+    });
+    Some(fixed)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ pub mod server;
 pub mod verify;
 
 use std::{
-    net::SocketAddr,
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard,
@@ -22,7 +21,7 @@ use std::{
 };
 
 use rand::Rng;
-use switchboard_soak::history::{Clock, Failure, History, Micros};
+use switchboard_soak::history::{Clock, Door, Failure, History, KvAction, KvOp, KvReply, Micros};
 use tokio::sync::watch;
 
 use self::proxy::FaultProxy;
@@ -45,17 +44,10 @@ impl Backend {
     }
 }
 
-/// Where the clients connect: the fault proxies in front of the server's ports. These stay
-/// put across restarts; the proxies follow the server to its new ports.
-#[derive(Debug, Clone, Copy)]
-pub struct Doors {
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
-    pub legacy_kv: SocketAddr,
-    pub legacy_chat: SocketAddr,
-    pub legacy_echo: SocketAddr,
-    pub legacy_binary: SocketAddr,
-}
+/// Where the clients connect: the fault proxies in front of the server's ports, one per front
+/// door like the server's own. These stay put across restarts; the proxies follow the server
+/// to its new ports.
+pub type Doors = server::Ports;
 
 /// The payment API key of the soak's server.
 pub const API_KEY: &str = "sk_test_soak";
@@ -116,6 +108,22 @@ impl Ctx {
     /// The history, to record into.
     pub fn record(&self) -> MutexGuard<'_, History> {
         lock(&self.history)
+    }
+
+    /// Records a load client's KV operation that ends now; whether it failed.
+    pub fn record_kv(
+        &self,
+        door: Door,
+        client: u32,
+        key: String,
+        action: KvAction,
+        invoke: Micros,
+        outcome: Result<KvReply, Failure>,
+    ) -> bool {
+        let failed = outcome.is_err();
+        let ret = self.now();
+        self.record().kv.push(KvOp { door, client, key, action, invoke, ret, outcome, final_read: false });
+        failed
     }
 
     pub fn into_history(self) -> History {

@@ -33,7 +33,8 @@ pub struct ServerSpec {
     pub shutdown_grace: Duration,
 }
 
-/// The ports a started server listens on.
+/// An address per front door: the ports a started server listens on (or, as [`super::Doors`],
+/// the proxies in front of them).
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub grpc: SocketAddr,

@@ -7,7 +7,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use prost::Message;
 use rand::Rng;
 use switchboard_client::pb;
-use switchboard_soak::history::{Door, Failure, KvAction, KvOp, KvReply, Service, SimpleOp, UserAction, UserReply};
+use switchboard_soak::history::{Door, Failure, KvAction, KvReply, Service, SimpleOp, UserAction, UserReply};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -161,10 +161,7 @@ async fn kv_call(ctx: &SharedCtx, conn: &mut FrameConnection, id: u32, n: &mut u
             });
         (KvAction::Delete, outcome)
     };
-    let failed = outcome.is_err();
-    let ret = ctx.now();
-    ctx.record().kv.push(KvOp { door: Door::Binary, client: id, key, action, invoke, ret, outcome, final_read: false });
-    failed
+    ctx.record_kv(Door::Binary, id, key, action, invoke, outcome)
 }
 
 async fn get_user(ctx: &SharedCtx, conn: &mut FrameConnection, id: u32) -> bool {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::Rng;
 use switchboard_client::{Client, Error, RetryPolicy, pb};
 use switchboard_soak::history::{
-    Door, KvAction, KvOp, KvReply, PaymentCreate, PaymentSeen, RefundOp, UserAction, UserOp, UserReply,
+    Door, KvAction, KvReply, PaymentCreate, PaymentSeen, RefundOp, UserAction, UserOp, UserReply,
 };
 
 use crate::run::{API_KEY, OP_TIMEOUT, SharedCtx, client_failure, lock};
@@ -57,18 +57,7 @@ pub async fn kv(ctx: SharedCtx) {
             };
             (KvAction::Delete, outcome)
         };
-        let failed = outcome.is_err();
-        let ret = ctx.now();
-        ctx.record().kv.push(KvOp {
-            door: Door::Grpc,
-            client: id,
-            key,
-            action,
-            invoke,
-            ret,
-            outcome,
-            final_read: false,
-        });
+        let failed = ctx.record_kv(Door::Grpc, id, key, action, invoke, outcome);
         ctx.pause(if failed { 100..300 } else { 2..12 }).await;
     }
 }

@@ -99,20 +99,27 @@ fn reply(action: &KvAction, line: String) -> Result<KvReply, Failure> {
     }
 }
 
+/// The open connection, or a new one; `None` (after a pause) if the port refuses.
+async fn connected<'a>(ctx: &SharedCtx, connection: &'a mut Option<LineConnection>) -> Option<&'a mut LineConnection> {
+    if connection.is_none() {
+        match connect(ctx.doors.legacy_kv).await {
+            Ok(conn) => *connection = Some(conn),
+            Err(_) => {
+                ctx.pause(100..300).await;
+                return None;
+            }
+        }
+    }
+    connection.as_mut()
+}
+
 pub async fn sequential(ctx: SharedCtx) {
     let id = ctx.client_id();
     let mut connection: Option<LineConnection> = None;
     let mut n = 0u64;
     while !ctx.stopped() {
-        let conn = match connection.as_mut() {
-            Some(conn) => conn,
-            None => match connect(ctx.doors.legacy_kv).await {
-                Ok(conn) => connection.insert(conn),
-                Err(_) => {
-                    ctx.pause(100..300).await;
-                    continue;
-                }
-            },
+        let Some(conn) = connected(&ctx, &mut connection).await else {
+            continue;
         };
         let (text, action, key) = command(&ctx, id, &mut n);
         let invoke = ctx.now();
@@ -120,18 +127,7 @@ pub async fn sequential(ctx: SharedCtx) {
             Ok(()) => conn.line().await.and_then(|line| reply(&action, line)),
             Err(failure) => Err(failure),
         };
-        let failed = outcome.is_err();
-        let ret = ctx.now();
-        ctx.record().kv.push(KvOp {
-            door: Door::LegacyKv,
-            client: id,
-            key,
-            action,
-            invoke,
-            ret,
-            outcome,
-            final_read: false,
-        });
+        let failed = ctx.record_kv(Door::LegacyKv, id, key, action, invoke, outcome);
         if failed {
             connection = None;
             ctx.pause(100..300).await;
@@ -148,15 +144,8 @@ pub async fn pipelined(ctx: SharedCtx) {
     let mut connection: Option<LineConnection> = None;
     let mut n = 0u64;
     while !ctx.stopped() {
-        let conn = match connection.as_mut() {
-            Some(conn) => conn,
-            None => match connect(ctx.doors.legacy_kv).await {
-                Ok(conn) => connection.insert(conn),
-                Err(_) => {
-                    ctx.pause(100..300).await;
-                    continue;
-                }
-            },
+        let Some(conn) = connected(&ctx, &mut connection).await else {
+            continue;
         };
         let batch: Vec<(String, KvAction, String)> =
             (0..rand::rng().random_range(4..=12)).map(|_| command(&ctx, id, &mut n)).collect();

@@ -11,7 +11,7 @@ use hyper_util::{
 };
 use rand::Rng;
 use serde_json::{Value, json};
-use switchboard_soak::history::{Door, Failure, KvAction, KvOp, KvReply, PaymentSeen, UserAction, UserReply};
+use switchboard_soak::history::{Door, Failure, KvAction, KvReply, PaymentSeen, UserAction, UserReply};
 
 use super::grpc;
 use crate::run::{API_KEY, OP_TIMEOUT, SharedCtx};
@@ -114,18 +114,7 @@ pub async fn kv(ctx: SharedCtx) {
             };
             (KvAction::Delete, outcome)
         };
-        let failed = outcome.is_err();
-        let ret = ctx.now();
-        ctx.record().kv.push(KvOp {
-            door: Door::Rest,
-            client: id,
-            key,
-            action,
-            invoke,
-            ret,
-            outcome,
-            final_read: false,
-        });
+        let failed = ctx.record_kv(Door::Rest, id, key, action, invoke, outcome);
         ctx.pause(if failed { 100..300 } else { 2..12 }).await;
     }
 }
